@@ -1,0 +1,1 @@
+"""The `seifer` command line: a thin shell over the pure core."""

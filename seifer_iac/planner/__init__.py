@@ -1,0 +1,1 @@
+"""Pure planning: model profile + cluster -> Plan. Imports no TensorFlow, pulumi or zmq."""

@@ -1,0 +1,180 @@
+"""The pipeline spec as frozen values: what every later step (planner, manifests, runners) reads.
+
+Units are parsed once here (bytes, bits per second, FLOP/s, seconds) so no other module ever sees a string
+like "512Mi" and every consumer agrees on what it means.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Node:
+    """One machine of the cluster."""
+
+    name: str
+    memory_bytes: int
+    flops_per_s: float
+    reserved_bytes: int = 0
+    schedulable: bool = True
+    arch: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def usable_memory_bytes(self) -> int:
+        """Memory a stage may use: the node's memory less what the spec reserves for the OS and kubelet."""
+        return self.memory_bytes - self.reserved_bytes
+
+
+@dataclass(frozen=True)
+class Link:
+    """A directed link's bandwidth in bits per second."""
+
+    source: str
+    target: str
+    bits_per_s: float
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Nodes plus a complete directed bandwidth table (explicit links override the default).
+
+    `bandwidth(a, b)` is 0.0 where there is no link (no default and no explicit value) and +inf from a node to
+    itself, so a stage on the dispatcher's node costs nothing to reach.
+    """
+
+    nodes: tuple[Node, ...]
+    links: tuple[Link, ...] = ()
+    default_bits_per_s: float | None = None
+    _table: dict[tuple[str, str], float] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        table = {(link.source, link.target): link.bits_per_s for link in self.links}
+        object.__setattr__(self, "_table", table)
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.nodes)
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def bandwidth(self, source: str, target: str) -> float:
+        """Bits per second from source to target."""
+        if source == target:
+            return math.inf
+        found = self._table.get((source, target))
+        if found is not None:
+            return found
+        return self.default_bits_per_s or 0.0
+
+    def without(self, names: frozenset[str] | set[str]) -> Cluster:
+        """The cluster less some nodes (lost or cordoned), for re-planning."""
+        return Cluster(
+            nodes=tuple(n for n in self.nodes if n.name not in names),
+            links=tuple(lk for lk in self.links if lk.source not in names and lk.target not in names),
+            default_bits_per_s=self.default_bits_per_s,
+        )
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How activations are encoded on the wire.
+
+    `ratio` is the compression ratio the planner assumes (original / encoded bytes). It is exact for `none`
+    (1.0) and fixed-rate ZFP (32 / rate for float32); for lz4 and other ZFP modes it is an estimate the
+    spec may set.
+    """
+
+    name: str = "none"
+    mode: str | None = None
+    rate: float | None = None
+    precision: int | None = None
+    tolerance: float | None = None
+    ratio: float = 1.0
+
+    def wire_bytes(self, raw_bytes: int) -> int:
+        """Bytes that cross the network for a raw float32 tensor of raw_bytes."""
+        return int(math.ceil(raw_bytes / self.ratio))
+
+    def as_config(self) -> dict[str, object]:
+        """The codec object of the stage config contract (docs/CONTRACTS.md)."""
+        config: dict[str, object] = {"name": self.name}
+        if self.name == "zfp":
+            config["mode"] = self.mode
+            if self.mode in ("rate", "precision", "tolerance"):
+                config[self.mode] = getattr(self, self.mode)
+        return config
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model comes from: exactly one of application, file, profile."""
+
+    application: str | None = None
+    file: str | None = None
+    profile: str | None = None
+    input_shape: tuple[int, ...] | None = None
+    version: str = "1"
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.application or self.file or self.profile or "?"
+
+
+@dataclass(frozen=True)
+class Dispatcher:
+    node: str
+    port: int = 8080
+    allow_from: tuple[str, ...] = ()
+    deadline_s: float = 10.0
+    max_in_flight: int = 64
+
+
+@dataclass(frozen=True)
+class Runtime:
+    image: str
+    codec: Codec
+    queue_depth: int = 2
+    memory_overhead_bytes: int = 0
+    image_pull_policy: str = "IfNotPresent"
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    objective: str = "full"
+    time_budget_s: float = 2.0
+    stability_margin: float = 0.05
+    max_stages: int | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class WeightsOptions:
+    delivery: str = "configmap"
+    chunk_bytes: int = 768 * 1024
+    max_configmap_total_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated pipeline spec. `source_path` is where it was read from (plan lock lives beside it)."""
+
+    name: str
+    namespace: str
+    create_namespace: bool
+    model: ModelSource
+    cluster: Cluster
+    dispatcher: Dispatcher
+    runtime: Runtime
+    planner: PlannerOptions
+    weights: WeightsOptions
+    source_path: str | None = None
