@@ -1,0 +1,90 @@
+"""The demo `make demo` runs: real requests through the running dispatcher, answers checked against the
+unsplit model, measured throughput and latency printed next to the plan's prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+import numpy as np
+
+from seifer_iac.local.load import drive
+from seifer_iac.local.runner import RunningPipeline
+from seifer_iac.release import Release
+
+CHECKED_ANSWERS = 3
+
+
+def demo_input(shape: tuple[int, ...], index: int) -> np.ndarray:
+    """A reproducible input per request index (float32 in [-1, 1], the range keras.applications expect)."""
+    rng = np.random.default_rng(index)
+    return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
+def run_demo(
+    release: Release, running: RunningPipeline, requests: int, emulated: bool, say: Callable[[str], None]
+) -> bool:
+    """True when every request was answered and the checked answers match the unsplit model."""
+    from seifer_iac.release import _model_of as reference_model
+
+    spec, plan, profile = release.spec, release.plan, release.profile
+    shape = tuple(profile.input_shape)
+    say(f"building the unsplit {spec.model.label} to check answers")
+    model = reference_model(spec)
+    expected = {i: np.asarray(model.predict_on_batch(demo_input(shape, i))) for i in range(CHECKED_ANSWERS)}
+    answers: dict[int, np.ndarray] = {}
+
+    def keep(index: int, output: np.ndarray) -> None:
+        if index in expected:
+            answers[index] = output
+
+    def show(done: int, total: int) -> None:
+        if done % max(1, total // 10) == 0 or done == total:
+            say(f"  answered {done}/{total}")
+
+    concurrency = 2 * (len(plan.stages) + 1)
+    say(f"sending {requests} requests, {concurrency} in flight, to {running.dispatcher_url}")
+    result = drive(
+        running.dispatcher_url,
+        spec.name,
+        lambda i: demo_input(shape, i),
+        requests,
+        concurrency,
+        timeout_s=max(60.0, spec.dispatcher.deadline_s * 3),
+        on_answer=keep,
+        progress=show,
+    )
+    worst = max((float(np.max(np.abs(answers[i] - expected[i]))) for i in answers), default=float("nan"))
+    ratio = result.throughput_per_s / plan.throughput_per_s if plan.throughput_per_s else float("nan")
+    click.echo("")
+    click.echo(
+        f"requests     {result.answered}/{result.requests} answered, {len(result.errors)} errors, "
+        f"{result.seconds:.1f} s"
+    )
+    click.echo(
+        f"throughput   measured {result.throughput_per_s:.2f}/s   predicted {plan.throughput_per_s:.2f}/s"
+        f"   (measured/predicted {ratio:.2f})"
+    )
+    click.echo(
+        f"latency      measured median {result.latency_median_s * 1000:.0f} ms, "
+        f"p95 {result.latency_p95_s * 1000:.0f} ms   predicted {plan.latency_s * 1000:.0f} ms "
+        f"(unloaded)"
+    )
+    click.echo(
+        f"answers      {len(answers)} checked against the unsplit model: max abs difference {worst:.2e}"
+    )
+    if not emulated:
+        click.echo(
+            "note         links ran on loopback (no bandwidth limits) and every stage shared this "
+            "machine's CPU: the prediction is for the spec's nodes and links"
+        )
+    else:
+        click.echo(
+            "note         links were rate-limited to the spec's bandwidths; compute ran on this "
+            "machine's CPU, not at the spec's node speeds"
+        )
+    for error in result.errors[:5]:
+        say(f"error: {error}")
+    lossless = spec.runtime.codec.name in ("none", "lz4")
+    correct = bool(answers) and (worst <= 1e-4 or not lossless)
+    return not result.errors and result.answered == result.requests and correct
