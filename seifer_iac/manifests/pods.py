@@ -1,0 +1,133 @@
+"""Pieces of a pod spec every SEIFER process shares: placement, failover, hardening, probes, volumes.
+
+Why these choices:
+- Required node affinity by `matchFields metadata.name` (not `nodeName`): the scheduler still runs, so a
+  pod may go to a planned backup node when its node is lost, and the preferred term brings it to the
+  planned node whenever that node is there. `nodeName` would bypass the scheduler and strand the pod.
+- Tolerations of not-ready/unreachable for a few seconds (the default is 300 s): a lost edge board fails
+  over in seconds instead of five minutes.
+- Requests = limits for memory: the planner sized each partition to fit its node, so the pod gets exactly
+  that; no CPU limit (throttling a compute-bound stage only lowers throughput).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from seifer_iac.manifests.naming import RUNTIME_USER, memory_quantity
+
+FAILOVER_SECONDS = 5
+CPU_REQUEST = "250m"
+TMP_SIZE = "64Mi"
+
+
+def node_affinity(planned: str, allowed: Sequence[str]) -> dict[str, Any]:
+    """Must run on one of `allowed` (the planned node first, then its backups); prefer the planned one."""
+    names = list(dict.fromkeys([planned, *allowed]))
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": names}]}
+                ]
+            },
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "preference": {
+                        "matchFields": [{"key": "metadata.name", "operator": "In", "values": [planned]}]
+                    },
+                }
+            ],
+        }
+    }
+
+
+def failover_tolerations() -> list[dict[str, Any]]:
+    return [
+        {
+            "key": key,
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": FAILOVER_SECONDS,
+        }
+        for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+    ]
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_USER,
+        "runAsGroup": RUNTIME_USER,
+        "fsGroup": RUNTIME_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_USER,
+        "runAsGroup": RUNTIME_USER,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def resources(memory_bytes: int) -> dict[str, Any]:
+    memory = memory_quantity(memory_bytes)
+    return {"requests": {"cpu": CPU_REQUEST, "memory": memory}, "limits": {"memory": memory}}
+
+
+def probes(port_name: str) -> dict[str, Any]:
+    """Startup allows minutes for loading weights on a slow board; liveness then restarts a hung process;
+    readiness keeps traffic away until the partition is loaded and verified."""
+
+    def probe(path: str, period: int, failures: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": path, "port": port_name},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": failures,
+        }
+
+    return {
+        "startupProbe": probe("/v2/health/live", 5, 60),
+        "livenessProbe": probe("/v2/health/live", 10, 3),
+        "readinessProbe": probe("/v2/health/ready", 2, 2),
+    }
+
+
+def environment() -> list[dict[str, str]]:
+    """A writable HOME on the /tmp emptyDir: keras and TensorFlow write caches there; root stays read-only."""
+    return [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
+
+
+def tmp_volume() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(volume, mount) of a small scratch /tmp."""
+    return {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE}}, {"name": "tmp", "mountPath": "/tmp"}
+
+
+def pod_spec(
+    container: dict[str, Any], volumes: list[dict[str, Any]], affinity: dict[str, Any]
+) -> dict[str, Any]:
+    """The hardened pod around one container: no service-account token, no service links, fast failover."""
+    return {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 10,
+        "securityContext": pod_security_context(),
+        "affinity": affinity,
+        "tolerations": failover_tolerations(),
+        "containers": [container],
+        "volumes": volumes,
+    }

@@ -1,0 +1,255 @@
+"""render_manifests: valid Kubernetes objects (strict schemas), valid runtime configs, a consistent chain,
+and reconciliation: the same inputs give the same bytes, and a change touches only what it must."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from seifer_iac.artifacts import CONFIGMAP_LIMIT_BYTES, build_artifacts
+from seifer_iac.cli.render import to_yaml
+from seifer_iac.manifests import render_manifests
+from seifer_iac.manifests.naming import RESULT_PORT, data_port, http_port
+from tests.deploy.conftest import ROOT
+from tests.deploy.helpers import blobs_of, by_key, hand_plan
+
+K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+SCHEMA = json.loads(Path(ROOT / "schemas" / "stage-config.schema.json").read_text())
+
+
+def configs_of(manifests) -> dict[str, dict]:
+    """Runtime configs by file name ('dispatcher.json' or 'stage-<i>')."""
+    found = {}
+    for m in manifests:
+        if m["kind"] == "ConfigMap" and "data" in m:
+            ((name, text),) = m["data"].items()
+            config = json.loads(text)
+            found[name if config["role"] == "dispatcher" else f"stage-{config['stage']}"] = config
+    return found
+
+
+def deployments(manifests) -> dict[str, dict]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_object_passes_strict_kubernetes_validation(any_release, version: str) -> None:
+    for manifest in any_release.manifests:
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_runtime_configs_match_the_stage_config_schema(any_release) -> None:
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    configs = configs_of(any_release.manifests)
+    assert set(configs) == {"dispatcher.json", *(f"stage-{s.index}" for s in any_release.plan.stages)}
+    for config in configs.values():
+        validator.validate(config)
+
+
+def test_the_chain_is_wired_stage_by_stage(any_release) -> None:
+    spec, plan = any_release.spec, any_release.plan
+    configs = configs_of(any_release.manifests)
+    k = len(plan.stages)
+    dispatcher = configs["dispatcher.json"]
+    assert dispatcher["first"] == {
+        "host": f"{spec.name}-stage-1.{spec.namespace}.svc.cluster.local",
+        "port": 5601,
+    }
+    assert dispatcher["listen"] == {"httpPort": spec.dispatcher.port, "resultPort": RESULT_PORT}
+    assert dispatcher["deadlineSeconds"] == spec.dispatcher.deadline_s
+    assert dispatcher["maxInFlight"] == spec.dispatcher.max_in_flight
+    assert dispatcher["input"]["shape"] == list(any_release.profile.input_shape)
+    hashes = {dispatcher["planHash"]}
+    for stage, artifact in zip(plan.stages, any_release.artifacts, strict=True):
+        config = configs[f"stage-{stage.index}"]
+        hashes.add(config["planHash"])
+        assert config["listen"] == {"dataPort": data_port(stage.index), "httpPort": http_port(stage.index)}
+        if stage.index < k:
+            nxt = stage.index + 1
+            assert config["next"] == {
+                "host": f"{spec.name}-stage-{nxt}.{spec.namespace}.svc.cluster.local",
+                "port": data_port(nxt),
+            }
+        else:
+            assert config["next"] == {
+                "host": f"{spec.name}-dispatcher.{spec.namespace}.svc.cluster.local",
+                "port": RESULT_PORT,
+            }
+        assert config["weights"]["sha256"] == artifact.sha256
+        assert [c["name"] for c in config["weights"]["chunks"]] == [c.name for c in artifact.chunks]
+    assert len(hashes) == 1  # the runtime rejects frames of another plan: every process must agree
+
+
+def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> None:
+    spec, plan = any_release.spec, any_release.plan
+    objects = by_key(any_release.manifests)
+    configs = configs_of(any_release.manifests)
+    for stage in plan.stages:
+        deployment = objects[("Deployment", f"{spec.name}-stage-{stage.index}")]
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        pod = deployment["spec"]["template"]["spec"]
+        assert "nodeName" not in pod and pod["automountServiceAccountToken"] is False
+        affinity = pod["affinity"]["nodeAffinity"]
+        (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert term == {
+            "matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [stage.node, *stage.backups]}
+            ]
+        }
+        preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
+        assert preferred["matchFields"][0]["values"] == [stage.node]
+        assert {t["key"]: t["tolerationSeconds"] for t in pod["tolerations"]} == {
+            "node.kubernetes.io/not-ready": 5,
+            "node.kubernetes.io/unreachable": 5,
+        }
+        (container,) = pod["containers"]
+        assert container["command"] == [
+            "python",
+            "-m",
+            "runtime.stage",
+            "--config",
+            "/etc/seifer/config/stage.json",
+        ]
+        memory = container["resources"]["limits"]["memory"]
+        assert memory == container["resources"]["requests"]["memory"]
+        assert int(memory.removesuffix("Mi")) * 2**20 >= stage.memory_bytes
+        assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        files = [s["configMap"]["items"][0]["path"] for s in volumes["weights"]["projected"]["sources"]]
+        assert files == [c["name"] for c in configs[f"stage-{stage.index}"]["weights"]["chunks"]]
+        for source in volumes["weights"]["projected"]["sources"]:
+            assert ("ConfigMap", source["configMap"]["name"]) in objects
+        config_map = objects[("ConfigMap", volumes["config"]["configMap"]["name"])]
+        assert json.loads(config_map["data"]["stage.json"]) == configs[f"stage-{stage.index}"]
+        template = deployment["spec"]["template"]["metadata"]
+        assert template["labels"]["app.kubernetes.io/version"] == spec.model.version
+        assert template["labels"]["seifer.dev/stage"] == str(stage.index)
+        assert (
+            template["annotations"]["seifer.dev/weights-sha256"]
+            == any_release.artifacts[stage.index - 1].sha256
+        )
+    dispatcher = objects[("Deployment", f"{spec.name}-dispatcher")]["spec"]["template"]["spec"]
+    term = dispatcher["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["nodeSelectorTerms"][0]["matchFields"][0]["values"] == [spec.dispatcher.node]
+    assert dispatcher["containers"][0]["command"][2] == "runtime.dispatcher"
+
+
+def test_network_policies_open_each_hop_only_to_its_sender(any_release) -> None:
+    spec, plan = any_release.spec, any_release.plan
+    objects = by_key(any_release.manifests)
+    k = len(plan.stages)
+    for stage in plan.stages:
+        rules = objects[("NetworkPolicy", f"{spec.name}-stage-{stage.index}")]["spec"]["ingress"]
+        data_rule, http_rule = rules
+        sender = data_rule["from"][0]["podSelector"]["matchLabels"]
+        if stage.index == 1:
+            assert sender["app.kubernetes.io/component"] == "dispatcher"
+        else:
+            assert sender["seifer.dev/stage"] == str(stage.index - 1)
+        assert data_rule["ports"] == [{"protocol": "TCP", "port": data_port(stage.index)}]
+        assert http_rule == {"ports": [{"protocol": "TCP", "port": http_port(stage.index)}]}
+    results, api = objects[("NetworkPolicy", f"{spec.name}-dispatcher")]["spec"]["ingress"]
+    assert results["from"][0]["podSelector"]["matchLabels"]["seifer.dev/stage"] == str(k)
+    assert results["ports"][0]["port"] == RESULT_PORT
+    if spec.dispatcher.allow_from:
+        assert [b["ipBlock"]["cidr"] for b in api["from"]] == list(spec.dispatcher.allow_from)
+    else:
+        assert "from" not in api  # no allowFrom: the API is open to any source
+    assert ("Namespace", spec.namespace) in objects if spec.create_namespace else True
+    assert any(m["kind"] == "Namespace" for m in any_release.manifests) == spec.create_namespace
+
+
+def test_no_configmap_reaches_the_limit(any_release) -> None:
+    for m in any_release.manifests:
+        if m["kind"] == "ConfigMap":
+            assert m["immutable"] is True
+            raw = sum(len(base64.b64decode(v)) for v in m.get("binaryData", {}).values())
+            raw += sum(len(v.encode()) for v in m.get("data", {}).values())
+            assert raw < CONFIGMAP_LIMIT_BYTES, m["metadata"]["name"]
+
+
+def test_rendering_twice_is_byte_identical(dev_release) -> None:
+    r = dev_release
+    again = render_manifests(
+        r.spec, r.plan, build_artifacts(r.spec, r.plan, blobs_of(r.artifacts)), r.profile
+    )
+    assert [to_yaml(m) for m in again] == [to_yaml(m) for m in r.manifests]
+
+
+def changed(old, new) -> tuple[set, set, set]:
+    """(removed, added, modified) object keys between two renders."""
+    a, b = by_key(old), by_key(new)
+    return set(a) - set(b), set(b) - set(a), {k for k in set(a) & set(b) if a[k] != b[k]}
+
+
+def test_a_version_bump_renames_weights_and_rolls_pod_templates_only(dev_release) -> None:
+    r = dev_release
+    spec = dataclasses.replace(r.spec, model=dataclasses.replace(r.spec.model, version="1.0.1"))
+    plan = dataclasses.replace(r.plan, model_version="1.0.1")
+    new = render_manifests(spec, plan, build_artifacts(spec, plan, blobs_of(r.artifacts)), r.profile)
+    removed, added, modified = changed(r.manifests, new)
+    # Every ConfigMap is replaced (weights: the version is part of their names; configs: they carry it)...
+    assert removed == {k for k in by_key(r.manifests) if k[0] == "ConfigMap"}
+    assert {k[0] for k in added} == {"ConfigMap"} and len(added) == len(removed)
+    # ...every Deployment changes only in its pod template (so it rolls), and nothing else changes.
+    assert modified == {k for k in by_key(new) if k[0] == "Deployment"}
+    old_objects, new_objects = by_key(r.manifests), by_key(new)
+    for key in modified:
+        before, after = old_objects[key], new_objects[key]
+        assert before["metadata"] == after["metadata"]
+        assert {**before["spec"], "template": None} == {**after["spec"], "template": None}
+
+
+def test_new_weights_for_one_stage_roll_only_that_stage(dev_release) -> None:
+    r = dev_release
+    blobs = blobs_of(r.artifacts)
+    k = len(r.plan.stages)
+    blobs[-1] = blobs[-1] + b"retrained"
+    new = render_manifests(r.spec, r.plan, build_artifacts(r.spec, r.plan, blobs), r.profile)
+    removed, added, modified = changed(r.manifests, new)
+    assert modified == {("Deployment", f"{r.spec.name}-stage-{k}")}
+    last_chunk = r.artifacts[-1].chunks[-1].name
+    last_config = next(n for kind, n in removed if n.startswith(f"{r.spec.name}-stage-{k}-config-"))
+    assert removed == {("ConfigMap", last_chunk), ("ConfigMap", last_config)}
+    assert len(added) == 2
+
+
+def test_moving_one_stage_changes_only_its_deployment(dev_release) -> None:
+    r = dev_release
+    spare = [
+        n.name
+        for n in r.spec.cluster.nodes
+        if n.schedulable and n.name not in {s.node for s in r.plan.stages}
+    ]
+    moved = list(r.plan.placement)
+    first, last, _ = moved[-1]
+    stages = [(f, lst, node, ()) for f, lst, node in moved[:-1]] + [(first, last, spare[0], ())]
+    old_plan = hand_plan(r.plan, [(f, lst, node, ()) for f, lst, node in moved])
+    new_plan = hand_plan(r.plan, stages)
+    blobs = blobs_of(r.artifacts)
+    before = render_manifests(r.spec, old_plan, build_artifacts(r.spec, old_plan, blobs), r.profile)
+    after = render_manifests(r.spec, new_plan, build_artifacts(r.spec, new_plan, blobs), r.profile)
+    assert changed(before, after) == (set(), set(), {("Deployment", f"{r.spec.name}-stage-{len(stages)}")})
+
+
+def test_the_largest_chunk_size_a_spec_allows_still_fits_one_configmap(dev_release) -> None:
+    from seifer_iac.manifests.storage import weight_configmaps
+    from seifer_iac.policy import configmap_size
+    from seifer_iac.spec.units import parse_size
+
+    largest = parse_size("1000Ki")  # the loader's upper bound for weights.chunkSize
+    weights = dataclasses.replace(dev_release.spec.weights, chunk_bytes=largest)
+    spec = dataclasses.replace(dev_release.spec, weights=weights)
+    blobs = blobs_of(dev_release.artifacts)
+    artifacts = build_artifacts(spec, dev_release.plan, blobs)
+    objects = weight_configmaps(spec.namespace, {}, artifacts)
+    assert max(c.size for a in artifacts for c in a.chunks) == largest
+    assert configmap_size(objects) == []
