@@ -1,0 +1,1 @@
+"""Benchmark data: precomputed profiles of the research's models (`profiles/*.json`)."""
