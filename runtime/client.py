@@ -1,0 +1,122 @@
+"""A small Open Inference Protocol v2 client over urllib: no TensorFlow, no extra dependency.
+
+``infer(url, model, array)`` returns the first output as a numpy array; every HTTP error becomes
+``InferError(status, message)`` carrying the server's reason (e.g. the 504 after a chain failure).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import numpy as np
+
+NUMPY_TO_OIP = {
+    "bool": "BOOL",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "int8": "INT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "float16": "FP16",
+    "float32": "FP32",
+    "float64": "FP64",
+}
+OIP_TO_NUMPY = {v: k for k, v in NUMPY_TO_OIP.items()}
+
+
+class InferError(RuntimeError):
+    """The server answered with an error status (``status``) and a reason (``message``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message = status, message
+
+
+def _request(url: str, body: Any = None, timeout: float = 60.0, method: str | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data is not None else "GET"),
+        headers={"Content-Type": "application/json"} if data is not None else {},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            message = json.loads(raw).get("error", raw.decode(errors="replace"))
+        except (ValueError, AttributeError):
+            message = raw.decode(errors="replace")
+        raise InferError(exc.code, message) from None
+
+
+def wait_ready(url: str, timeout: float = 60.0, raise_on_timeout: bool = True) -> bool:
+    """Poll ``GET /v2/health/ready`` until it answers 200; False (or TimeoutError) after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url.rstrip('/')}/v2/health/ready", timeout=1.0) as resp:
+                if resp.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            if raise_on_timeout:
+                raise TimeoutError(f"{url} not ready after {timeout:g} s")
+            return False
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+def model_metadata(url: str, model: str, timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /v2/models/{model}``: name, versions, inputs and outputs (name, datatype, shape)."""
+    return _request(f"{url.rstrip('/')}/v2/models/{model}", timeout=timeout)
+
+
+def list_models(url: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """``POST /v2/repository/index`` (Triton's model repository extension)."""
+    return _request(f"{url.rstrip('/')}/v2/repository/index", body={}, timeout=timeout)
+
+
+def infer(
+    url: str,
+    model: str,
+    array: np.ndarray,
+    *,
+    input_name: str | None = None,
+    request_id: str | None = None,
+    timeout: float = 60.0,
+) -> np.ndarray:
+    """Send ``array`` as the model's single input and return its first output.
+
+    Without ``input_name`` the model's metadata is fetched first to learn it (one extra round trip).
+    """
+    array = np.asarray(array)
+    if array.dtype.name not in NUMPY_TO_OIP:
+        raise ValueError(f"dtype {array.dtype.name} has no Open Inference Protocol datatype")
+    if input_name is None:
+        input_name = model_metadata(url, model, timeout)["inputs"][0]["name"]
+    body: dict[str, Any] = {
+        "inputs": [
+            {
+                "name": input_name,
+                "shape": list(array.shape),
+                "datatype": NUMPY_TO_OIP[array.dtype.name],
+                "data": array.reshape(-1).tolist(),
+            }
+        ]
+    }
+    if request_id is not None:
+        body["id"] = request_id
+    response = _request(f"{url.rstrip('/')}/v2/models/{model}/infer", body=body, timeout=timeout)
+    output = response["outputs"][0]
+    dtype = OIP_TO_NUMPY.get(output["datatype"], "float32")
+    return np.asarray(output["data"], dtype=dtype).reshape(output["shape"])

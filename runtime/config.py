@@ -1,0 +1,186 @@
+"""Stage / dispatcher config: load, validate against the JSON Schema, return frozen dataclasses.
+
+The schema is the contract with the manifests (docs/CONTRACTS.md). Its canonical copy lives in
+``schemas/stage-config.schema.json``; the runtime image ships only the ``runtime`` package, so an identical
+copy is packaged as ``runtime/stage-config.schema.json`` (a test keeps the two byte-identical). The
+loader prefers the repository copy and falls back to the packaged one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from runtime.codecs import CodecSpec
+
+SCHEMA_NAME = "stage-config.schema.json"
+DEFAULT_WEIGHTS_DIR = "/var/lib/seifer/weights"
+
+
+class ConfigError(ValueError):
+    """The config file is missing, not JSON, or does not match the schema (the message names the field)."""
+
+
+def schema_path() -> Path:
+    """The repository's schema if present (development), else the copy packaged with the runtime."""
+    repo_copy = Path(__file__).resolve().parents[1] / "schemas" / SCHEMA_NAME
+    return repo_copy if repo_copy.is_file() else Path(__file__).resolve().parent / SCHEMA_NAME
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text())
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class WeightsConfig:
+    dir: str
+    sha256: str
+    size: int
+    chunks: tuple[Chunk, ...]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """An Open Inference Protocol tensor description; -1 in ``shape`` accepts any size on that axis."""
+
+    name: str
+    shape: tuple[int, ...]
+    datatype: str
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    pipeline: str
+    stage: int
+    stages: int
+    model_name: str
+    model_version: str
+    plan_hash: str
+    data_port: int
+    http_port: int
+    next: Endpoint
+    codec: CodecSpec
+    queue_depth: int
+    weights: WeightsConfig
+    address: str = "0.0.0.0"
+    heartbeat_ms: int = 1000
+    log_level: str = "INFO"
+    role: str = "stage"
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    pipeline: str
+    stages: int
+    model_name: str
+    model_version: str
+    plan_hash: str
+    http_port: int
+    result_port: int
+    first: Endpoint
+    input: TensorSpec
+    output: TensorSpec
+    codec: CodecSpec
+    queue_depth: int
+    deadline_seconds: float
+    max_attempts: int
+    max_in_flight: int
+    attempt_timeout_seconds: float
+    address: str = "0.0.0.0"
+    heartbeat_ms: int = 1000
+    log_level: str = "INFO"
+    role: str = "dispatcher"
+
+
+def _field_path(error: jsonschema.ValidationError) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def validate(data: Any) -> None:
+    """Raise ConfigError naming the first offending field (deepest error first, deterministic order)."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"config field {_field_path(best)}: {best.message}")
+
+
+def _tensor(data: dict[str, Any]) -> TensorSpec:
+    return TensorSpec(data["name"], tuple(data["shape"]), data["datatype"])
+
+
+def parse_config(data: Any) -> StageConfig | DispatcherConfig:
+    """Validate a decoded config document and turn it into its dataclass."""
+    validate(data)
+    common = {
+        "pipeline": data["pipeline"],
+        "stages": data["stages"],
+        "model_name": data["modelName"],
+        "model_version": data["modelVersion"],
+        "plan_hash": data["planHash"],
+        "codec": CodecSpec.from_dict(data["codec"]),
+        "queue_depth": data["queueDepth"],
+        "address": data["listen"].get("address", "0.0.0.0"),
+        "heartbeat_ms": data.get("heartbeatMs", 1000),
+        "log_level": data.get("logLevel", "INFO"),
+    }
+    if data["role"] == "stage":
+        if data["stage"] > data["stages"]:
+            raise ConfigError(f"config field stage: {data['stage']} is beyond stages={data['stages']}")
+        w = data["weights"]
+        chunks = tuple(Chunk(c["name"], c["sha256"], c["size"]) for c in w["chunks"])
+        return StageConfig(
+            stage=data["stage"],
+            data_port=data["listen"]["dataPort"],
+            http_port=data["listen"]["httpPort"],
+            next=Endpoint(data["next"]["host"], data["next"]["port"]),
+            weights=WeightsConfig(w.get("dir", DEFAULT_WEIGHTS_DIR), w["sha256"], w["size"], chunks),
+            **common,
+        )
+    attempt_timeout = data.get("attemptTimeoutSeconds", data["deadlineSeconds"] / data["maxAttempts"])
+    return DispatcherConfig(
+        http_port=data["listen"]["httpPort"],
+        result_port=data["listen"]["resultPort"],
+        first=Endpoint(data["first"]["host"], data["first"]["port"]),
+        input=_tensor(data["input"]),
+        output=_tensor(data["output"]),
+        deadline_seconds=float(data["deadlineSeconds"]),
+        max_attempts=data["maxAttempts"],
+        max_in_flight=data["maxInFlight"],
+        attempt_timeout_seconds=float(attempt_timeout),
+        **common,
+    )
+
+
+def load_config(path: str | Path) -> StageConfig | DispatcherConfig:
+    """Read and validate a config file; every failure is a ConfigError with a readable message."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config {path} is not valid JSON: {exc}") from exc
+    return parse_config(data)

@@ -1,0 +1,396 @@
+"""Dispatcher: ``python -m runtime.dispatcher --config PATH``.
+
+Serves the Open Inference Protocol v2 over HTTP (aiohttp), so KServe/Triton clients work unchanged, and
+drives the chain over ZeroMQ: PUSH (connect) to stage 1, PULL (bind ``resultPort``) from the last stage.
+
+Delivery: at-least-once inside the chain (re-send with a new attempt number after the attempt timeout),
+exactly-once to the client (first result wins, duplicates are counted and dropped), a 504 with the reason
+after ``maxAttempts`` or ``deadlineSeconds``, and a 503 with Retry-After when ``maxInFlight`` requests are
+already waiting. See ``runtime.inflight`` for the policy.
+
+Readiness: ready once the result port is bound AND the ZMTP handshake with stage 1 has succeeded (a socket
+monitor tracks it). Stage 1 binds only after its weights are verified and warmed up, so "ready" means
+"requests can enter the chain"; later stages are watched by the deadlines, not by readiness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import zmq
+import zmq.asyncio
+from aiohttp import web
+from zmq.utils.monitor import parse_monitor_message
+
+from runtime import zmqopts
+from runtime.config import ConfigError, DispatcherConfig, load_config
+from runtime.frames import Decoded, Header, Rejected, decode, encode
+from runtime.health import Health, add_health_routes
+from runtime.inflight import Policy, Table
+from runtime.metrics import Registry
+from runtime.oip import OipError, infer_response, parse_infer_request, tensor_metadata
+
+log = logging.getLogger("runtime.dispatcher")
+
+
+class ChainFailed(Exception):
+    """The chain did not answer in time (HTTP 504 with this message)."""
+
+
+class DispatcherMetrics:
+    def __init__(self, registry: Registry) -> None:
+        self.requests = registry.counter(
+            "seifer_dispatcher_requests_total", "HTTP infer requests, by status code."
+        )
+        self.latency = registry.histogram(
+            "seifer_dispatcher_latency_seconds", "Infer latency through the chain."
+        )
+        self.in_flight = registry.gauge("seifer_dispatcher_in_flight", "Requests waiting for the chain.")
+        self.retries = registry.counter("seifer_dispatcher_resends_total", "Requests re-sent into the chain.")
+        self.duplicates = registry.counter(
+            "seifer_dispatcher_duplicates_total", "Late or repeated results dropped."
+        )
+        self.failures = registry.counter(
+            "seifer_dispatcher_failed_total", "Requests failed after deadline/attempts."
+        )
+        self.rejects = registry.counter(
+            "seifer_dispatcher_rejected_total", "Result frames dropped, by reason."
+        )
+        self.bytes_in = registry.counter("seifer_dispatcher_bytes_in_total", "Result bytes received.")
+        self.bytes_out = registry.counter("seifer_dispatcher_bytes_out_total", "Bytes sent to stage 1.")
+        self.queue_depth = registry.gauge(
+            "seifer_dispatcher_queue_depth", "ZeroMQ high-water mark (messages)."
+        )
+
+
+class Chain:
+    """The ZeroMQ side: sender, receiver and watchdog tasks around the in-flight table."""
+
+    def __init__(self, cfg: DispatcherConfig, metrics: DispatcherMetrics, health: Health) -> None:
+        self.cfg, self.metrics, self.health = cfg, metrics, health
+        self.table = Table(
+            Policy(cfg.deadline_seconds, cfg.attempt_timeout_seconds, cfg.max_attempts, cfg.max_in_flight)
+        )
+        self.waiters: dict[int, asyncio.Future[np.ndarray]] = {}
+        # Random start: results of a previous dispatcher incarnation still in the chain can never match.
+        self.next_id = secrets.randbits(48)
+        self.send_queue: asyncio.Queue[int] = asyncio.Queue()
+        self.ctx = zmq.asyncio.Context()
+        self.push = zmqopts.configure(self.ctx.socket(zmq.PUSH), cfg.queue_depth, cfg.heartbeat_ms)
+        self.pull = zmqopts.configure(self.ctx.socket(zmq.PULL), cfg.queue_depth, cfg.heartbeat_ms)
+        self.monitor = self.push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.closed = False
+
+    def start(self) -> None:
+        self.pull.bind(zmqopts.bind_address(self.cfg.address, self.cfg.result_port))
+        self.push.connect(self.cfg.first.address)
+        self.metrics.queue_depth.set(self.cfg.queue_depth)
+        self.health.set_unready(f"waiting for stage 1 at {self.cfg.first.address}")
+        self.tasks = [
+            asyncio.create_task(c) for c in (self._send(), self._receive(), self._watch(), self._monitor())
+        ]
+        for task in self.tasks:
+            task.add_done_callback(self._task_died)
+
+    def _task_died(self, task: asyncio.Task[None]) -> None:
+        """A chain task must never end while serving: say so loudly and stop being ready."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        log.error("dispatcher task %s died: %r", task.get_coro().__qualname__, exc)
+        self.health.set_unready(f"internal error: {exc!r}")
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for future in self.waiters.values():
+            if not future.done():
+                future.set_exception(ChainFailed("dispatcher shutting down"))
+        self.push.disable_monitor()
+        self.monitor.close(linger=0)
+        self.push.close(linger=0)
+        self.pull.close(linger=0)
+        self.ctx.term()
+
+    async def infer(self, array: np.ndarray) -> np.ndarray:
+        """Send one request through the chain and wait for its single result (or ChainFailed)."""
+        if self.closed:
+            raise ChainFailed("dispatcher shutting down")
+        request_id = self.next_id
+        self.next_id += 1
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self.table.add(request_id, np.ascontiguousarray(array), time.monotonic())
+        self.waiters[request_id] = future
+        self.metrics.in_flight.set(len(self.table.entries))
+        self.send_queue.put_nowait(request_id)
+        try:
+            return await future
+        finally:
+            self.table.remove(request_id)
+            self.waiters.pop(request_id, None)
+            self.metrics.in_flight.set(len(self.table.entries))
+
+    async def _send(self) -> None:
+        cfg = self.cfg
+        while True:
+            request_id = await self.send_queue.get()
+            entry = self.table.entries.get(request_id)
+            if entry is None or entry.done or entry.sent_attempt == entry.attempt:
+                continue  # finished, or this attempt already went out (queued twice while blocked)
+            entry.sent_attempt = entry.attempt
+            wall_deadline = time.time() + (entry.deadline - time.monotonic())
+            header = Header(
+                request_id,
+                entry.attempt,
+                cfg.plan_hash,
+                cfg.model_version,
+                1,
+                codec=cfg.codec,
+                deadline=wall_deadline,
+            )
+            frames = encode(header, entry.payload)
+            await self.push.send_multipart(frames, copy=False)  # waits while stage 1 is down or full
+            self.metrics.bytes_out.inc(sum(len(memoryview(f).cast("B")) for f in frames))
+
+    def _check(self, frames: list[zmq.Frame]) -> Decoded | Rejected:
+        """A result frame, or why it is not one of ours (another plan or version: skew during a rollout)."""
+        decoded = decode(frames)
+        if isinstance(decoded, Rejected):
+            return decoded
+        header = decoded.header
+        if header.plan_hash != self.cfg.plan_hash:
+            return Rejected("plan_hash", f"result of plan {header.plan_hash[:12]!r}")
+        if header.model_version != self.cfg.model_version:
+            return Rejected("model_version", f"result of model version {header.model_version!r}")
+        if header.stage != self.cfg.stages + 1:
+            return Rejected("wrong_stage", f"frame for stage {header.stage} arrived at the dispatcher")
+        return decoded
+
+    async def _receive(self) -> None:
+        warned: set[str] = set()
+        while True:
+            frames = await self.pull.recv_multipart(copy=False)
+            self.metrics.bytes_in.inc(sum(len(f.buffer) for f in frames))
+            decoded = self._check(frames)
+            if isinstance(decoded, Rejected):
+                self.metrics.rejects.inc(reason=decoded.reason)
+                if decoded.reason not in warned:
+                    warned.add(decoded.reason)
+                    log.warning(
+                        "rejecting results (%s; further ones only counted): %s",
+                        decoded.reason,
+                        decoded.detail,
+                    )
+                continue
+            request_id = decoded.header.request_id
+            if not self.table.complete(request_id, None):
+                self.metrics.duplicates.inc()
+                continue
+            future = self.waiters.get(request_id)
+            if future is not None and not future.done():
+                future.set_result(np.array(decoded.array))  # copy: the frame's buffer is not ours
+
+    async def _watch(self) -> None:
+        interval = min(0.05, self.cfg.attempt_timeout_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            resend, failed = self.table.tick(time.monotonic())
+            for entry in resend:
+                self.metrics.retries.inc()
+                log.debug("re-sending request %d, attempt %d", entry.request_id, entry.attempt)
+                self.send_queue.put_nowait(entry.request_id)
+            for entry in failed:
+                self.metrics.failures.inc()
+                future = self.waiters.get(entry.request_id)
+                if future is not None and not future.done():
+                    future.set_exception(ChainFailed(entry.error))
+
+    async def _monitor(self) -> None:
+        peers = 0
+        while True:
+            event = parse_monitor_message(await self.monitor.recv_multipart())
+            if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                peers += 1
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                peers = max(0, peers - 1)
+            if peers:
+                self.health.set_ready()
+            else:
+                self.health.set_unready(f"not connected to stage 1 at {self.cfg.first.address}")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Registry) -> web.Application:
+    """The HTTP routes (Open Inference Protocol v2 subset + health + metrics)."""
+    app = web.Application(client_max_size=512 * 1024 * 1024)
+    add_health_routes(app, health, registry)
+    metrics = chain.metrics
+
+    def check_model(request: web.Request) -> None:
+        name = request.match_info["name"]
+        if name != cfg.model_name:
+            raise OipError(404, f"model {name!r} not found; this dispatcher serves {cfg.model_name!r}")
+        version = request.match_info.get("version")
+        if version is not None and version != cfg.model_version:
+            raise OipError(404, f"model {name!r} has version {cfg.model_version!r}, not {version!r}")
+
+    async def server_metadata(_: web.Request) -> web.Response:
+        return web.json_response({"name": "seifer-dispatcher", "version": "2", "extensions": []})
+
+    async def repository_index(_: web.Request) -> web.Response:
+        ready, _reason = health.state()
+        return web.json_response(
+            [
+                {
+                    "name": cfg.model_name,
+                    "version": cfg.model_version,
+                    "state": "READY" if ready else "UNAVAILABLE",
+                }
+            ]
+        )
+
+    async def model_metadata(request: web.Request) -> web.Response:
+        try:
+            check_model(request)
+        except OipError as exc:
+            return _error(exc.status, exc.message)
+        return web.json_response(
+            {
+                "name": cfg.model_name,
+                "versions": [cfg.model_version],
+                "platform": "seifer-chain",
+                "inputs": [tensor_metadata(cfg.input)],
+                "outputs": [tensor_metadata(cfg.output)],
+            }
+        )
+
+    async def model_ready(request: web.Request) -> web.Response:
+        try:
+            check_model(request)
+        except OipError as exc:
+            return _error(exc.status, exc.message)
+        ready, reason = health.state()
+        return web.json_response(
+            {"name": cfg.model_name, "ready": ready, **({} if ready else {"reason": reason})},
+            status=200 if ready else 503,
+        )
+
+    async def infer(request: web.Request) -> web.Response:
+        start = time.perf_counter()
+        response = await _infer(request)
+        metrics.requests.inc(code=str(response.status))
+        if response.status == 200:
+            metrics.latency.observe(time.perf_counter() - start)
+        return response
+
+    async def _infer(request: web.Request) -> web.Response:
+        try:
+            check_model(request)
+            try:
+                body = json.loads(await request.read())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise OipError(400, f"request body is not valid JSON: {exc}") from exc
+            client_id, array = parse_infer_request(body, cfg.input)
+        except OipError as exc:
+            return _error(exc.status, exc.message)
+        if chain.table.full():
+            return _error(
+                503,
+                f"{cfg.max_in_flight} requests already in flight; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            result = await chain.infer(array)
+        except ChainFailed as exc:
+            return _error(504, f"chain did not answer: {exc}")
+        request_id = client_id if client_id is not None else secrets.token_hex(8)
+        body = infer_response(cfg.model_name, cfg.model_version, request_id, cfg.output.name, result)
+        return web.json_response(body)
+
+    app.router.add_get("/v2", server_metadata)
+    app.router.add_post("/v2/repository/index", repository_index)
+    app.router.add_get("/v2/models/{name}", model_metadata)
+    app.router.add_get("/v2/models/{name}/versions/{version}", model_metadata)
+    app.router.add_get("/v2/models/{name}/ready", model_ready)
+    app.router.add_post("/v2/models/{name}/infer", infer)
+    app.router.add_post("/v2/models/{name}/versions/{version}/infer", infer)
+    return app
+
+
+async def serve(cfg: DispatcherConfig) -> None:
+    """Run until SIGTERM/SIGINT, then stop HTTP first (no new requests) and close the chain."""
+    registry, health = Registry(), Health("starting")
+    chain = Chain(cfg, DispatcherMetrics(registry), health)
+    runner = web.AppRunner(build_app(cfg, chain, health, registry), access_log=None)
+    await runner.setup()
+    try:
+        chain.start()
+    except zmq.ZMQError as exc:
+        log.error("cannot bind result port %d: %s", cfg.result_port, exc)
+        raise SystemExit(1) from exc
+    await web.TCPSite(runner, cfg.address, cfg.http_port).start()
+    log.info(
+        "dispatcher for %s %s: HTTP on %d, results on %d, stage 1 at %s",
+        cfg.model_name,
+        cfg.model_version,
+        cfg.http_port,
+        cfg.result_port,
+        cfg.first.address,
+    )
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    log.info("dispatcher stopping")
+    for site in list(runner.sites):  # no new requests; those waiting get a 504 "shutting down"
+        with contextlib.suppress(Exception):
+            await site.stop()
+    await chain.close()
+    await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.dispatcher", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config", required=True, help="dispatcher config JSON (schemas/stage-config.schema.json)"
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        log.error("bad config: %s", exc)
+        return 2
+    if not isinstance(cfg, DispatcherConfig):
+        log.error("bad config: role is %r, runtime.dispatcher needs role 'dispatcher'", cfg.role)
+        return 2
+    logging.getLogger().setLevel(cfg.log_level)
+    try:
+        asyncio.run(serve(cfg))
+    except OSError as exc:  # e.g. the HTTP port is taken: one clear line, not a traceback
+        log.error("cannot listen on %s:%d: %s", cfg.address, cfg.http_port, exc.strerror or exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from runtime.config import TensorSpec
+from runtime.oip import OipError, infer_response, parse_infer_request, shape_matches
+
+SPEC = TensorSpec("input", (-1, 2, 3), "FP32")
+
+
+def body(**kw: object) -> dict:
+    tensor = {"name": "input", "shape": [1, 2, 3], "datatype": "FP32", "data": list(range(6))}
+    tensor.update(kw)
+    return {"inputs": [tensor]}
+
+
+def test_parse_flat_and_nested_data() -> None:
+    _, a = parse_infer_request(body(), SPEC)
+    _, b = parse_infer_request(body(data=[[[0, 1, 2], [3, 4, 5]]]), SPEC)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.shape == (1, 2, 3)
+    rid, c = parse_infer_request({**body(shape=[2, 2, 3], data=list(range(12))), "id": "r1"}, SPEC)
+    assert rid == "r1" and c.shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("request_body", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({}, "'inputs' must be a list"),
+        ({"inputs": [1]}, "'inputs' must be a list"),
+        ({"inputs": [{"name": "input"}]}, "lacks shape, datatype, data"),
+        (body(name="x"), "unknown input 'x'"),
+        (body(datatype="INT8"), "datatype 'INT8'"),
+        (body(shape=[1, 3, 2]), "has shape [1, 3, 2]"),
+        (body(shape="1,2,3"), "list of integers"),
+        (body(data=list(range(5))), "holds 5 values"),
+        (body(data=["a"] * 6), "not a (nested) list"),
+        ({**body(), "id": 5}, "'id' must be a string"),
+    ],
+)
+def test_bad_requests_are_400_with_reason(request_body: object, message: str) -> None:
+    with pytest.raises(OipError) as info:
+        parse_infer_request(request_body, SPEC)
+    assert info.value.status == 400 and message in info.value.message
+
+
+def test_shape_wildcards() -> None:
+    assert (
+        shape_matches((5, 2), (-1, 2))
+        and not shape_matches((0, 2), (-1, 2))
+        and not shape_matches((5,), (-1, 2))
+    )
+
+
+def test_response_layout() -> None:
+    out = infer_response("m", "1", "id-1", "logits", np.arange(4, dtype=np.float32).reshape(1, 4))
+    assert out == {
+        "model_name": "m",
+        "model_version": "1",
+        "id": "id-1",
+        "outputs": [{"name": "logits", "datatype": "FP32", "shape": [1, 4], "data": [0, 1, 2, 3]}],
+    }
