@@ -29,6 +29,7 @@ NUMPY_TO_OIP = {
     "float64": "FP64",
 }
 OIP_TO_NUMPY = {v: k for k, v in NUMPY_TO_OIP.items()}
+HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
 class InferError(RuntimeError):
@@ -37,6 +38,16 @@ class InferError(RuntimeError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status, self.message = status, message
+
+
+def _error_of(exc: urllib.error.HTTPError) -> InferError:
+    """The server's reason from an error response (its JSON `error`, else the raw text)."""
+    raw = exc.read()
+    try:
+        message = json.loads(raw).get("error", raw.decode(errors="replace"))
+    except (ValueError, AttributeError):
+        message = raw.decode(errors="replace")
+    return InferError(exc.code, message)
 
 
 def _request(url: str, body: Any = None, timeout: float = 60.0, method: str | None = None) -> Any:
@@ -51,12 +62,7 @@ def _request(url: str, body: Any = None, timeout: float = 60.0, method: str | No
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            message = json.loads(raw).get("error", raw.decode(errors="replace"))
-        except (ValueError, AttributeError):
-            message = raw.decode(errors="replace")
-        raise InferError(exc.code, message) from None
+        raise _error_of(exc) from None
 
 
 def wait_ready(url: str, timeout: float = 60.0, raise_on_timeout: bool = True) -> bool:
@@ -94,9 +100,12 @@ def infer(
     input_name: str | None = None,
     request_id: str | None = None,
     timeout: float = 60.0,
+    binary: bool = True,
 ) -> np.ndarray:
     """Send ``array`` as the model's single input and return its first output.
 
+    ``binary`` uses the binary tensor data extension both ways (raw bytes after a JSON header: a memory
+    copy instead of ~30-60 ms of JSON per image); ``binary=False`` sends plain JSON tensors.
     Without ``input_name`` the model's metadata is fetched first to learn it (one extra round trip).
     """
     array = np.asarray(array)
@@ -104,19 +113,46 @@ def infer(
         raise ValueError(f"dtype {array.dtype.name} has no Open Inference Protocol datatype")
     if input_name is None:
         input_name = model_metadata(url, model, timeout)["inputs"][0]["name"]
-    body: dict[str, Any] = {
-        "inputs": [
-            {
-                "name": input_name,
-                "shape": list(array.shape),
-                "datatype": NUMPY_TO_OIP[array.dtype.name],
-                "data": array.reshape(-1).tolist(),
-            }
-        ]
+    tensor: dict[str, Any] = {
+        "name": input_name,
+        "shape": list(array.shape),
+        "datatype": NUMPY_TO_OIP[array.dtype.name],
     }
+    body: dict[str, Any] = {"inputs": [tensor]}
     if request_id is not None:
         body["id"] = request_id
-    response = _request(f"{url.rstrip('/')}/v2/models/{model}/infer", body=body, timeout=timeout)
-    output = response["outputs"][0]
-    dtype = OIP_TO_NUMPY.get(output["datatype"], "float32")
-    return np.asarray(output["data"], dtype=dtype).reshape(output["shape"])
+    endpoint = f"{url.rstrip('/')}/v2/models/{model}/infer"
+    if not binary:
+        tensor["data"] = array.reshape(-1).tolist()
+        response = _request(endpoint, body=body, timeout=timeout)
+        output = response["outputs"][0]
+        dtype = OIP_TO_NUMPY.get(output["datatype"], "float32")
+        return np.asarray(output["data"], dtype=dtype).reshape(output["shape"])
+    raw = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    tensor["parameters"] = {"binary_data_size": len(raw)}
+    body["parameters"] = {"binary_data_output": True}
+    header, tail = _binary_request(endpoint, json.dumps(body).encode(), raw, timeout)
+    output = header["outputs"][0]
+    dtype = np.dtype(OIP_TO_NUMPY.get(output["datatype"], "float32")).newbyteorder("<")
+    if "data" in output:
+        return np.asarray(output["data"], dtype=dtype).reshape(output["shape"])
+    return np.frombuffer(tail, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(output["shape"])
+
+
+def _binary_request(url: str, header: bytes, raw: bytes, timeout: float) -> tuple[dict[str, Any], bytes]:
+    req = urllib.request.Request(
+        url,
+        data=header + raw,
+        method="POST",
+        headers={"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            content = resp.read()
+            length = resp.headers.get(HEADER_LENGTH)
+    except urllib.error.HTTPError as exc:
+        raise _error_of(exc) from None
+    if length is None:
+        return json.loads(content), b""
+    cut = int(length)
+    return json.loads(content[:cut]), content[cut:]

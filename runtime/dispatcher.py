@@ -39,7 +39,16 @@ from runtime.frames import Decoded, Header, Rejected, decode, encode
 from runtime.health import Health, add_health_routes
 from runtime.inflight import Policy, Table
 from runtime.metrics import Registry
-from runtime.oip import OipError, infer_response, parse_infer_request, tensor_metadata
+from runtime.oip import (
+    HEADER_LENGTH,
+    OipError,
+    infer_response,
+    infer_response_binary,
+    parse_infer_request,
+    split_body,
+    tensor_metadata,
+    wants_binary_output,
+)
 
 log = logging.getLogger("runtime.dispatcher")
 
@@ -252,7 +261,9 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
             raise OipError(404, f"model {name!r} has version {cfg.model_version!r}, not {version!r}")
 
     async def server_metadata(_: web.Request) -> web.Response:
-        return web.json_response({"name": "seifer-dispatcher", "version": "2", "extensions": []})
+        return web.json_response(
+            {"name": "seifer-dispatcher", "version": "2", "extensions": ["binary_tensor_data"]}
+        )
 
     async def repository_index(_: web.Request) -> web.Response:
         ready, _reason = health.state()
@@ -303,11 +314,12 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
     async def _infer(request: web.Request) -> web.Response:
         try:
             check_model(request)
+            header, binary = split_body(await request.read(), request.headers.get(HEADER_LENGTH))
             try:
-                body = json.loads(await request.read())
+                body = json.loads(header)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise OipError(400, f"request body is not valid JSON: {exc}") from exc
-            client_id, array = parse_infer_request(body, cfg.input)
+            client_id, array = parse_infer_request(body, cfg.input, binary)
         except OipError as exc:
             return _error(exc.status, exc.message)
         if chain.table.full():
@@ -321,6 +333,15 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
         except ChainFailed as exc:
             return _error(504, f"chain did not answer: {exc}")
         request_id = client_id if client_id is not None else secrets.token_hex(8)
+        if wants_binary_output(body):
+            head, raw = infer_response_binary(
+                cfg.model_name, cfg.model_version, request_id, cfg.output.name, result
+            )
+            return web.Response(
+                body=head + raw,
+                content_type="application/octet-stream",
+                headers={HEADER_LENGTH: str(len(head))},
+            )
         body = infer_response(cfg.model_name, cfg.model_version, request_id, cfg.output.name, result)
         return web.json_response(body)
 

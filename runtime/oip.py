@@ -1,4 +1,9 @@
-"""Open Inference Protocol v2 (KServe / Triton) JSON tensors <-> numpy, with no I/O.
+"""Open Inference Protocol v2 (KServe / Triton) tensors <-> numpy, with no I/O.
+
+Two encodings of a tensor are accepted: JSON (`"data": [...]`) and Triton's binary tensor data extension
+(the JSON part's length in the `Inference-Header-Content-Length` header, raw little-endian bytes after it,
+`"parameters": {"binary_data_size": n}` on the tensor). JSON costs ~30-60 ms per 224x224x3 image on each
+side; the binary form is a memory copy, so existing Triton clients and ours use it for real traffic.
 
 Every way a request can be wrong becomes ``OipError(status, message)`` so the dispatcher answers 4xx
 with a reason instead of a stack trace.
@@ -6,6 +11,7 @@ with a reason instead of a stack trace.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -48,7 +54,50 @@ def tensor_metadata(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "datatype": spec.datatype, "shape": list(spec.shape)}
 
 
-def parse_infer_request(body: Any, spec: TensorSpec) -> tuple[str | None, np.ndarray]:
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+def split_body(raw: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    """(JSON part, binary part) of a request body; all JSON when the header is absent."""
+    if header_length is None:
+        return raw, b""
+    try:
+        length = int(header_length)
+    except ValueError:
+        raise OipError(400, f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
+    if not 0 < length <= len(raw):
+        raise OipError(400, f"{HEADER_LENGTH} is {length} but the body holds {len(raw)} bytes")
+    return raw[:length], raw[length:]
+
+
+def wants_binary_output(body: dict[str, Any]) -> bool:
+    """Triton's switch: `parameters.binary_data_output`, or `binary_data` on the requested output."""
+    parameters = body.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("binary_data_output") is True:
+        return True
+    outputs = body.get("outputs")
+    if isinstance(outputs, list):
+        for output in outputs:
+            params = output.get("parameters") if isinstance(output, dict) else None
+            if isinstance(params, dict) and params.get("binary_data") is True:
+                return True
+    return False
+
+
+def _binary_tensor(tensor: dict[str, Any], binary: bytes, spec: TensorSpec, shape: list[int]) -> np.ndarray:
+    size = tensor.get("parameters", {}).get("binary_data_size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise OipError(400, "input 'parameters.binary_data_size' must be a non-negative integer")
+    if size != len(binary):
+        raise OipError(400, f"binary_data_size is {size} but {len(binary)} bytes follow the JSON header")
+    dtype = np.dtype(DATATYPES[spec.datatype]).newbyteorder("<")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size != expected:
+        raise OipError(400, f"input {spec.name!r} of shape {shape} needs {expected} bytes, got {size}")
+    return np.frombuffer(binary, dtype=dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+
+
+def parse_infer_request(body: Any, spec: TensorSpec, binary: bytes = b"") -> tuple[str | None, np.ndarray]:
     """The request's ``id`` and its single input tensor as an array of the configured dtype and shape."""
     if not isinstance(body, dict):
         raise OipError(400, "request body must be a JSON object with an 'inputs' list")
@@ -59,7 +108,12 @@ def parse_infer_request(body: Any, spec: TensorSpec) -> tuple[str | None, np.nda
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
         raise OipError(400, f"'inputs' must be a list holding exactly one tensor object named {spec.name!r}")
     tensor = inputs[0]
-    missing = [k for k in ("name", "shape", "datatype", "data") if k not in tensor]
+    is_binary = (
+        "data" not in tensor
+        and isinstance(tensor.get("parameters"), dict)
+        and ("binary_data_size" in tensor["parameters"])
+    )
+    missing = [k for k in ("name", "shape", "datatype", *(() if is_binary else ("data",))) if k not in tensor]
     if missing:
         raise OipError(400, f"input tensor lacks {', '.join(missing)}")
     if tensor["name"] != spec.name:
@@ -73,6 +127,10 @@ def parse_infer_request(body: Any, spec: TensorSpec) -> tuple[str | None, np.nda
         raise OipError(400, "input 'shape' must be a list of integers")
     if not shape_matches(tuple(shape), spec.shape):
         raise OipError(400, f"input {spec.name!r} has shape {shape}; expected {list(spec.shape)} (-1 = any)")
+    if is_binary:
+        return request_id, _binary_tensor(tensor, binary, spec, shape)
+    if binary:
+        raise OipError(400, "binary data follows the JSON header but no input declares binary_data_size")
     try:
         array = np.asarray(tensor["data"], dtype=DATATYPES[spec.datatype])
     except (TypeError, ValueError) as exc:
@@ -101,3 +159,25 @@ def infer_response(
             }
         ],
     }
+
+
+def infer_response_binary(
+    model_name: str, model_version: str, request_id: str, output_name: str, array: np.ndarray
+) -> tuple[bytes, bytes]:
+    """(JSON header, raw output bytes) of a binary-extension response."""
+    datatype = NUMPY_TO_OIP.get(array.dtype.name, "FP32")
+    raw = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<")).tobytes()
+    header = {
+        "model_name": model_name,
+        "model_version": model_version,
+        "id": request_id,
+        "outputs": [
+            {
+                "name": output_name,
+                "datatype": datatype,
+                "shape": list(array.shape),
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        ],
+    }
+    return json.dumps(header).encode(), raw

@@ -110,6 +110,7 @@ def test_infer_round_trip_and_id_echo(dispatcher: ChainFiles, fake_stage_factory
     wait_ready(dispatcher.url, 10)
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
     np.testing.assert_array_equal(infer(dispatcher.url, "toy", x), x * 2)
+    np.testing.assert_array_equal(infer(dispatcher.url, "toy", x, binary=False), x * 2)
     status, body, _ = _post(
         dispatcher.url + "/v2/models/toy/versions/2.0.0/infer",
         json.dumps(

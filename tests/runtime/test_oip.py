@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from runtime.config import TensorSpec
-from runtime.oip import OipError, infer_response, parse_infer_request, shape_matches
+from runtime.oip import (
+    OipError,
+    infer_response,
+    infer_response_binary,
+    parse_infer_request,
+    shape_matches,
+    split_body,
+    wants_binary_output,
+)
 
 SPEC = TensorSpec("input", (-1, 2, 3), "FP32")
 
@@ -62,3 +72,54 @@ def test_response_layout() -> None:
         "id": "id-1",
         "outputs": [{"name": "logits", "datatype": "FP32", "shape": [1, 4], "data": [0, 1, 2, 3]}],
     }
+
+
+def binary_body(array: np.ndarray, **parameters: object) -> tuple[dict, bytes]:
+    raw = array.astype("<f4").tobytes()
+    tensor = {
+        "name": "input",
+        "shape": list(array.shape),
+        "datatype": "FP32",
+        "parameters": {"binary_data_size": len(raw), **parameters},
+    }
+    return {"inputs": [tensor], "parameters": {"binary_data_output": True}}, raw
+
+
+def test_binary_tensor_extension_round_trip() -> None:
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3)
+    request, raw = binary_body(x)
+    head, tail = split_body(json.dumps(request).encode() + raw, str(len(json.dumps(request))))
+    _, parsed = parse_infer_request(json.loads(head), SPEC, tail)
+    np.testing.assert_array_equal(parsed, x)
+    assert wants_binary_output(request)
+    header, out = infer_response_binary("m", "1", "r", "logits", x * 2)
+    meta = json.loads(header)["outputs"][0]
+    assert meta["parameters"]["binary_data_size"] == len(out) == x.nbytes
+    np.testing.assert_array_equal(np.frombuffer(out, "<f4").reshape(meta["shape"]), x * 2)
+
+
+def test_json_requests_do_not_ask_for_binary_output() -> None:
+    assert not wants_binary_output(body())
+    assert wants_binary_output({**body(), "outputs": [{"name": "o", "parameters": {"binary_data": True}}]})
+
+
+@pytest.mark.parametrize(
+    ("header_length", "message"), [("x", "must be an integer"), ("999999", "body holds")]
+)
+def test_bad_binary_framing_is_400(header_length: str, message: str) -> None:
+    request, raw = binary_body(np.arange(6, dtype=np.float32).reshape(1, 2, 3))
+    with pytest.raises(OipError) as info:
+        split_body(json.dumps(request).encode() + raw, header_length)
+    assert info.value.status == 400 and message in info.value.message
+
+
+def test_binary_size_mismatches_are_400() -> None:
+    x = np.arange(6, dtype=np.float32).reshape(1, 2, 3)
+    request, raw = binary_body(x)
+    with pytest.raises(OipError, match="bytes follow"):
+        parse_infer_request(request, SPEC, raw[:-4])
+    request["inputs"][0]["parameters"]["binary_data_size"] = 20
+    with pytest.raises(OipError, match="needs 24 bytes"):
+        parse_infer_request(request, SPEC, raw[:20])
+    with pytest.raises(OipError, match="no input declares"):
+        parse_infer_request(body(), SPEC, b"\x00" * 4)
