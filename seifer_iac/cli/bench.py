@@ -7,8 +7,14 @@ import click
 from seifer_iac.cli.main import LazyGroup
 
 BENCHES: dict[str, tuple[str, str]] = {
-    "paper": ("seifer_iac.cli.bench_paper", "The research's placement grid: ours vs two-phase, greedy, random."),
-    "runtime": ("seifer_iac.cli.bench_runtime", "Per-hop overhead, codec ratio and speed, chain vs one process."),
+    "paper": (
+        "seifer_iac.cli.bench_paper",
+        "The research's placement grid: ours vs two-phase, greedy, random.",
+    ),
+    "runtime": (
+        "seifer_iac.cli.bench_runtime",
+        "Per-hop overhead, codec ratio and speed, chain vs one process.",
+    ),
     "cluster": ("seifer_iac.cli.bench_cluster", "Emulated cluster: throughput and latency vs cluster size."),
 }
 

@@ -32,5 +32,6 @@ def command(spec_path: str) -> None:
     click.echo(
         f"{spec_path}: valid: pipeline {spec.name} (namespace {spec.namespace}), model {spec.model.label} "
         f"v{spec.model.version}, {len(spec.cluster.nodes)} nodes ({len(schedulable)} for stages, "
-        f"{format_bytes(memory)} usable), dispatcher on {spec.dispatcher.node}, codec {spec.runtime.codec.name}"
+        f"{format_bytes(memory)} usable), dispatcher on {spec.dispatcher.node}, "
+        f"codec {spec.runtime.codec.name}"
     )

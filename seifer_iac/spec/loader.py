@@ -68,10 +68,14 @@ def load_spec(path: str | Path) -> Spec:
 def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = None) -> Spec:
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
-        raise SpecError(source, [
-            f"(top level): expected a mapping with apiVersion, kind, metadata, model, cluster, dispatcher and "
-            f"runtime, got {kind}"
-        ])
+        raise SpecError(
+            source,
+            [
+                "(top level): expected a mapping with apiVersion, kind, metadata, model, cluster, dispatcher "
+                f"and "
+                f"runtime, got {kind}"
+            ],
+        )
     problems = schema_problems(data)
     if problems:
         raise SpecError(source, problems)
@@ -101,7 +105,7 @@ class _Builder:
         meta = self.data["metadata"]
         if len(meta["name"]) > MAX_NAME_LENGTH:
             self.problems.append(
-                f"metadata.name: \"{meta['name']}\" is {len(meta['name'])} characters; use at most "
+                f'metadata.name: "{meta["name"]}" is {len(meta["name"])} characters; use at most '
                 f"{MAX_NAME_LENGTH} so object names like <name>-stage-12 stay valid"
             )
         planner = self.planner()
@@ -123,7 +127,9 @@ class _Builder:
         value = self.data.get("planner", {}).get("referenceSpeed", "10GFLOPS")
         if isinstance(value, (int, float)):
             if value <= 0:
-                self.problems.append(f"planner.referenceSpeed: {value} must be a positive speed like 10GFLOPS")
+                self.problems.append(
+                    f"planner.referenceSpeed: {value} must be a positive speed like 10GFLOPS"
+                )
                 return 1e10
             return float(value)
         return self.unit(parse_flops, value, "planner.referenceSpeed", 1e10)
@@ -133,7 +139,7 @@ class _Builder:
         for key in ("file", "profile"):
             if key in model and not (self.base_dir / model[key]).is_file():
                 self.problems.append(
-                    f"model.{key}: \"{model[key]}\" not found (paths are relative to the spec's folder, "
+                    f'model.{key}: "{model[key]}" not found (paths are relative to the spec\'s folder, '
                     f"{self.base_dir})"
                 )
         app = model.get("application")
@@ -159,28 +165,30 @@ class _Builder:
             where = f"cluster.nodes[{i}]"
             if raw["name"] in seen:
                 self.problems.append(
-                    f"{where}.name: \"{raw['name']}\" is already used by cluster.nodes[{seen[raw['name']]}]; "
+                    f'{where}.name: "{raw["name"]}" is already used by cluster.nodes[{seen[raw["name"]]}]; '
                     "node names must be unique"
                 )
             seen.setdefault(raw["name"], i)
             memory = self.unit(parse_size, raw["memory"], f"{where}.memory", None)
             if memory is not None and memory <= 0:
-                self.problems.append(f"{where}.memory: \"{raw['memory']}\" must be more than zero")
+                self.problems.append(f'{where}.memory: "{raw["memory"]}" must be more than zero')
             reserved = self.unit(parse_size, raw.get("reserved", 0), f"{where}.reserved", 0)
             if reserved < 0 or (memory is not None and 0 < memory <= reserved):
                 self.problems.append(
-                    f"{where}.reserved: \"{raw.get('reserved')}\" must be at least 0 and less than the node's "
+                    f'{where}.reserved: "{raw.get("reserved")}" must be at least 0 and less than the node\'s '
                     f"memory ({raw['memory']})"
                 )
-            nodes.append(Node(
-                name=raw["name"],
-                memory_bytes=memory or 0,
-                flops_per_s=self.speed(raw.get("speed", 1.0), f"{where}.speed", planner_reference),
-                reserved_bytes=reserved,
-                schedulable=raw.get("schedulable", True),
-                arch=raw.get("arch"),
-                labels=tuple(sorted(raw.get("labels", {}).items())),
-            ))
+            nodes.append(
+                Node(
+                    name=raw["name"],
+                    memory_bytes=memory or 0,
+                    flops_per_s=self.speed(raw.get("speed", 1.0), f"{where}.speed", planner_reference),
+                    reserved_bytes=reserved,
+                    schedulable=raw.get("schedulable", True),
+                    arch=raw.get("arch"),
+                    labels=tuple(sorted(raw.get("labels", {}).items())),
+                )
+            )
         if not any(n.schedulable for n in nodes):
             self.problems.append("cluster.nodes: no node is schedulable; let at least one node run stages")
         bandwidth = self.data["cluster"]["bandwidth"]
@@ -193,7 +201,9 @@ class _Builder:
     def speed(self, value: object, where: str, reference: float) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if value <= 0:
-                self.problems.append(f"{where}: {value} must be more than zero (1.0 = planner.referenceSpeed)")
+                self.problems.append(
+                    f"{where}: {value} must be more than zero (1.0 = planner.referenceSpeed)"
+                )
                 return reference
             return float(value) * reference
         return self.unit(parse_flops, value, where, reference)
@@ -207,10 +217,12 @@ class _Builder:
                 if raw[end] not in names:
                     close = difflib.get_close_matches(raw[end], sorted(names), n=1)
                     hint = f"did you mean '{close[0]}'?" if close else "list it in cluster.nodes"
-                    self.problems.append(f"{where}.{end}: \"{raw[end]}\" is not a node of cluster.nodes; {hint}")
+                    self.problems.append(
+                        f'{where}.{end}: "{raw[end]}" is not a node of cluster.nodes; {hint}'
+                    )
                     ok = False
             if raw["from"] == raw["to"]:
-                self.problems.append(f"{where}: a link from \"{raw['from']}\" to itself; remove it")
+                self.problems.append(f'{where}: a link from "{raw["from"]}" to itself; remove it')
                 ok = False
             key = (raw["from"], raw["to"])
             if key in explicit:
@@ -264,7 +276,8 @@ class _Builder:
         for i, node in enumerate(cluster.nodes):
             if node.name not in reached:
                 self.problems.append(
-                    f'cluster.nodes[{i}]: "{node.name}" cannot be reached from the dispatcher\'s node "{start}"; '
+                    f'cluster.nodes[{i}]: "{node.name}" cannot be reached from the dispatcher\'s node '
+                    f'"{start}"; '
                     "add a link to it in cluster.bandwidth.links or set cluster.bandwidth.default"
                 )
 
@@ -274,7 +287,9 @@ class _Builder:
             image=raw["image"],
             codec=self.codec(raw.get("codec", "none")),
             queue_depth=raw.get("queueDepth", 2),
-            memory_overhead_bytes=self.unit(parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0),
+            memory_overhead_bytes=self.unit(
+                parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
+            ),
             image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
         )
 
@@ -297,7 +312,9 @@ class _Builder:
         if mode == "rate":
             rate = float(raw.get("rate", DEFAULT_ZFP_RATE))
             if "ratio" in raw:
-                self.problems.append(f"{where}.ratio: fixed-rate zfp has an exact ratio (32 / rate); remove it")
+                self.problems.append(
+                    f"{where}.ratio: fixed-rate zfp has an exact ratio (32 / rate); remove it"
+                )
             return Codec(name="zfp", mode="rate", rate=rate, ratio=32.0 / rate)
         if mode in ("precision", "tolerance") and mode not in raw:
             self.problems.append(f"{where}: zfp mode '{mode}' needs '{mode}'")
@@ -324,7 +341,7 @@ class _Builder:
         chunk = self.unit(parse_size, raw.get("chunkSize", "768Ki"), "weights.chunkSize", 768 * 1024)
         if not 4096 <= chunk <= 1000 * 1024:
             self.problems.append(
-                f"weights.chunkSize: \"{raw.get('chunkSize')}\" must be between 4Ki and 1000Ki: a ConfigMap "
+                f'weights.chunkSize: "{raw.get("chunkSize")}" must be between 4Ki and 1000Ki: a ConfigMap '
                 "holds at most 1 MiB"
             )
         total = self.unit(parse_size, raw.get("maxTotal", "64Mi"), "weights.maxTotal", 64 * 1024 * 1024)

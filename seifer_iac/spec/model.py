@@ -102,7 +102,7 @@ class Codec:
 
     def wire_bytes(self, raw_bytes: int) -> int:
         """Bytes that cross the network for a raw float32 tensor of raw_bytes."""
-        return int(math.ceil(raw_bytes / self.ratio))
+        return math.ceil(raw_bytes / self.ratio)
 
     def as_config(self) -> dict[str, object]:
         """The codec object of the stage config contract (docs/CONTRACTS.md)."""

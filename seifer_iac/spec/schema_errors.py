@@ -64,9 +64,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{json.dumps(value)} must be {word} {error.validator_value}"
     if validator in ("minItems", "maxItems", "minLength", "maxLength"):
         return f"{json.dumps(value)[:40]} is too {'short' if validator.startswith('min') else 'long'}"
-    if validator == "oneOf" and error.path and list(error.path)[-1] == "model" or (
-        validator == "oneOf" and isinstance(value, dict) and "version" in value
-    ):
+    is_model = list(error.path)[-1:] == ["model"] or (isinstance(value, dict) and "version" in value)
+    if validator == "oneOf" and is_model:
         given = [k for k in ("application", "file", "profile") if k in value]
         if not given:
             return "name the model with exactly one of 'application', 'file' or 'profile'"
@@ -78,8 +77,11 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 def _innermost(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     """For a oneOf over an object (the codec), report the branch that matched its type."""
-    if error.validator == "oneOf" and error.context and not (isinstance(error.instance, dict)
-                                                              and "version" in error.instance):
+    if (
+        error.validator == "oneOf"
+        and error.context
+        and not (isinstance(error.instance, dict) and "version" in error.instance)
+    ):
         typed = [e for e in error.context if e.relative_path or e.validator not in ("type", "enum")]
         if typed:
             return min(typed, key=lambda e: len(e.absolute_path))

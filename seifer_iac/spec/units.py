@@ -12,13 +12,31 @@ import re
 _NUMBER = r"(?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+)"
 
 _SIZE_UNITS = {
-    "": 1, "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-    "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4,
+    "": 1,
+    "k": 1000,
+    "K": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
 }
 _BANDWIDTH_UNITS = {
-    "bps": 1, "kbps": 1e3, "Kbps": 1e3, "Mbps": 1e6, "Gbps": 1e9,
-    "B/s": 8, "KB/s": 8e3, "kB/s": 8e3, "MB/s": 8e6, "GB/s": 8e9,
-    "KiB/s": 8 * 1024, "MiB/s": 8 * 1024**2, "GiB/s": 8 * 1024**3,
+    "bps": 1,
+    "kbps": 1e3,
+    "Kbps": 1e3,
+    "Mbps": 1e6,
+    "Gbps": 1e9,
+    "B/s": 8,
+    "KB/s": 8e3,
+    "kB/s": 8e3,
+    "MB/s": 8e6,
+    "GB/s": 8e9,
+    "KiB/s": 8 * 1024,
+    "MiB/s": 8 * 1024**2,
+    "GiB/s": 8 * 1024**3,
 }
 _DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0}
 _FLOPS_UNITS = {"FLOPS": 1, "KFLOPS": 1e3, "MFLOPS": 1e6, "GFLOPS": 1e9, "TFLOPS": 1e12}
@@ -54,7 +72,7 @@ def parse_size(value: object) -> int:
             hint = " (sizes are in bytes: 512Mi, not 512Mb or 512MB)"
         raise UnitError(f'"{value}" is not a size; use Ki, Mi, Gi (or k, M, G){hint}')
     number, unit = parsed
-    return int(round(number * _SIZE_UNITS[unit]))
+    return round(number * _SIZE_UNITS[unit])
 
 
 def parse_bandwidth(value: object) -> float:
@@ -65,7 +83,9 @@ def parse_bandwidth(value: object) -> float:
         return _positive(float(value), value, "bandwidth")
     parsed = _split(value)
     if parsed is None or parsed[1] not in _BANDWIDTH_UNITS:
-        raise UnitError(f'"{value}" is not a bandwidth; use bps, Kbps, Mbps, Gbps (bits) or KB/s, MB/s (bytes)')
+        raise UnitError(
+            f'"{value}" is not a bandwidth; use bps, Kbps, Mbps, Gbps (bits) or KB/s, MB/s (bytes)'
+        )
     number, unit = parsed
     return _positive(number * _BANDWIDTH_UNITS[unit], value, "bandwidth")
 

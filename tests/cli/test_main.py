@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_seifer(*args, cwd=ROOT):
     return subprocess.run(
         [sys.executable, "-c", "from seifer_iac.cli.main import cli; cli()", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
 
 

@@ -17,7 +17,14 @@ from seifer_iac.spec.units import (
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("512Mi", 512 * 2**20), ("1Gi", 2**30), ("300M", 300_000_000), ("64Ki", 65536), (1024, 1024), ("0.5Gi", 2**29)],
+    [
+        ("512Mi", 512 * 2**20),
+        ("1Gi", 2**30),
+        ("300M", 300_000_000),
+        ("64Ki", 65536),
+        (1024, 1024),
+        ("0.5Gi", 2**29),
+    ],
 )
 def test_sizes_are_kubernetes_quantities(text, expected):
     assert parse_size(text) == expected
@@ -36,7 +43,14 @@ def test_size_in_bits_gets_a_hint():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("6.5Mbps", 6.5e6), ("1Gbps", 1e9), ("500Kbps", 5e5), ("2MB/s", 16e6), (1000, 1000.0), ("1e3bps", 1000.0)],
+    [
+        ("6.5Mbps", 6.5e6),
+        ("1Gbps", 1e9),
+        ("500Kbps", 5e5),
+        ("2MB/s", 16e6),
+        (1000, 1000.0),
+        ("1e3bps", 1000.0),
+    ],
 )
 def test_bandwidths_are_bits_per_second(text, expected):
     assert math.isclose(parse_bandwidth(text), expected)
