@@ -40,6 +40,12 @@ class InferError(RuntimeError):
         self.status, self.message = status, message
 
 
+def _open(request: urllib.request.Request | str, timeout: float) -> Any:
+    """urlopen without proxies: dispatchers live on the edge LAN or loopback, where an HTTP(S)_PROXY
+    set for the internet would only get in the way (and never reach 127.0.0.1)."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=timeout)
+
+
 def _error_of(exc: urllib.error.HTTPError) -> InferError:
     """The server's reason from an error response (its JSON `error`, else the raw text)."""
     raw = exc.read()
@@ -59,7 +65,7 @@ def _request(url: str, body: Any = None, timeout: float = 60.0, method: str | No
         headers={"Content-Type": "application/json"} if data is not None else {},
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _open(req, timeout=timeout) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         raise _error_of(exc) from None
@@ -70,7 +76,7 @@ def wait_ready(url: str, timeout: float = 60.0, raise_on_timeout: bool = True) -
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"{url.rstrip('/')}/v2/health/ready", timeout=1.0) as resp:
+            with _open(f"{url.rstrip('/')}/v2/health/ready", timeout=1.0) as resp:
                 if resp.status == 200:
                     return True
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
@@ -147,7 +153,7 @@ def _binary_request(url: str, header: bytes, raw: bytes, timeout: float) -> tupl
         headers={"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))},
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _open(req, timeout=timeout) as resp:
             content = resp.read()
             length = resp.headers.get(HEADER_LENGTH)
     except urllib.error.HTTPError as exc:

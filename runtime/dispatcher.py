@@ -15,12 +15,10 @@ monitor tracks it). Stage 1 binds only after its weights are verified and warmed
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import logging
-import os
 import secrets
 import signal
 import sys
@@ -34,7 +32,7 @@ from aiohttp import web
 from zmq.utils.monitor import parse_monitor_message
 
 from runtime import zmqopts
-from runtime.config import ConfigError, DispatcherConfig, load_config
+from runtime.config import DispatcherConfig, TensorSpec
 from runtime.frames import Decoded, Header, Rejected, decode, encode
 from runtime.health import Health, add_health_routes
 from runtime.inflight import Policy, Table
@@ -49,6 +47,7 @@ from runtime.oip import (
     tensor_metadata,
     wants_binary_output,
 )
+from runtime.process import run_process
 
 log = logging.getLogger("runtime.dispatcher")
 
@@ -119,7 +118,7 @@ class Chain:
             return
         exc = task.exception()
         log.error("dispatcher task %s died: %r", task.get_coro().__qualname__, exc)
-        self.health.set_unready(f"internal error: {exc!r}")
+        self.health.fail(f"internal error: {exc!r}")
 
     async def close(self) -> None:
         self.closed = True
@@ -242,13 +241,31 @@ class Chain:
                 self.health.set_unready(f"not connected to stage 1 at {self.cfg.first.address}")
 
 
+JSON_BYTES_PER_VALUE = 32  # the longest float literal JSON writes, with separator
+UNBOUNDED_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+def max_request_bytes(spec: TensorSpec) -> int:
+    """The largest body a valid request can have: one input as JSON text, plus room for the envelope.
+
+    aiohttp buffers a body before we see it, so without this bound one oversized POST could push the
+    dispatcher past its memory limit and lose every request in flight; aiohttp answers 413 instead.
+    """
+    if any(n < 0 for n in spec.shape):
+        return UNBOUNDED_REQUEST_BYTES
+    values = 1
+    for n in spec.shape:
+        values *= n
+    return values * JSON_BYTES_PER_VALUE + 64 * 1024
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
 def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Registry) -> web.Application:
     """The HTTP routes (Open Inference Protocol v2 subset + health + metrics)."""
-    app = web.Application(client_max_size=512 * 1024 * 1024)
+    app = web.Application(client_max_size=max_request_bytes(cfg.input))
     add_health_routes(app, health, registry)
     metrics = chain.metrics
 
@@ -389,28 +406,15 @@ async def serve(cfg: DispatcherConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.dispatcher", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config", required=True, help="dispatcher config JSON (schemas/stage-config.schema.json)"
+    return run_process(
+        argv,
+        "python -m runtime.dispatcher",
+        __doc__.splitlines()[0],
+        "dispatcher",
+        DispatcherConfig,
+        serve,
+        log,
     )
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        log.error("bad config: %s", exc)
-        return 2
-    if not isinstance(cfg, DispatcherConfig):
-        log.error("bad config: role is %r, runtime.dispatcher needs role 'dispatcher'", cfg.role)
-        return 2
-    logging.getLogger().setLevel(cfg.log_level)
-    try:
-        asyncio.run(serve(cfg))
-    except OSError as exc:  # e.g. the HTTP port is taken: one clear line, not a traceback
-        log.error("cannot listen on %s:%d: %s", cfg.address, cfg.http_port, exc.strerror or exc)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

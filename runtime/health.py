@@ -16,19 +16,30 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
 class Health:
-    """Readiness flag plus the reason it is false; set from any thread."""
+    """Readiness flag plus the reason it is false; set from any thread.
+
+    `fail` is sticky: once a part of the process is dead (a task, the relay loop), a later `set_ready`
+    from a part that still works (e.g. a fresh ZMTP handshake) must not hide it.
+    """
 
     def __init__(self, reason: str = "starting") -> None:
         self._lock = threading.Lock()
         self._ready = False
         self._reason = reason
+        self._failed: str | None = None
 
     def set_ready(self) -> None:
         with self._lock:
-            self._ready, self._reason = True, ""
+            if self._failed is None:
+                self._ready, self._reason = True, ""
 
     def set_unready(self, reason: str) -> None:
         with self._lock:
+            self._ready, self._reason = False, self._failed or reason
+
+    def fail(self, reason: str) -> None:
+        with self._lock:
+            self._failed = reason
             self._ready, self._reason = False, reason
 
     def state(self) -> tuple[bool, str]:

@@ -11,10 +11,8 @@ hash, model version, stage index and deadline -> run -> encode with this stage's
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 import threading
@@ -29,10 +27,11 @@ from aiohttp import web
 
 from runtime import zmqopts
 from runtime.codecs import CodecSpec
-from runtime.config import ConfigError, StageConfig, load_config
+from runtime.config import StageConfig
 from runtime.frames import Buffer, Rejected, decode, encode, reply_header
 from runtime.health import Health, add_health_routes
 from runtime.metrics import Registry
+from runtime.process import run_process
 
 log = logging.getLogger("runtime.stage")
 POLL_MS = 100
@@ -169,9 +168,13 @@ def serve_chain(
                     break
             metrics.in_flight.add(-1)
     except zmq.ZMQError as exc:
-        health.set_unready(f"ZeroMQ error: {exc}")
+        health.fail(f"ZeroMQ error: {exc}")
         metrics.ready.set(0)
         log.error("stage %d not ready: ZeroMQ error on port %d: %s", cfg.stage, cfg.data_port, exc)
+    except Exception as exc:  # the relay loop is dead: say so on /v2/health/ready instead of lying
+        health.fail(f"relay loop stopped: {type(exc).__name__}: {exc}")
+        metrics.ready.set(0)
+        log.exception("stage %d relay loop stopped", cfg.stage)
     finally:
         pull.close(linger=0)
         push.close(linger=zmqopts.LINGER_MS)
@@ -230,28 +233,9 @@ async def serve(cfg: StageConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.stage", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--config", required=True, help="stage config JSON (schemas/stage-config.schema.json)"
+    return run_process(
+        argv, "python -m runtime.stage", __doc__.splitlines()[0], "stage", StageConfig, serve, log
     )
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        log.error("bad config: %s", exc)
-        return 2
-    if not isinstance(cfg, StageConfig):
-        log.error("bad config: role is %r, runtime.stage needs role 'stage'", cfg.role)
-        return 2
-    logging.getLogger().setLevel(cfg.log_level)
-    try:
-        asyncio.run(serve(cfg))
-    except OSError as exc:  # e.g. the HTTP port is taken: one clear line, not a traceback
-        log.error("cannot listen on %s:%d: %s", cfg.address, cfg.http_port, exc.strerror or exc)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,19 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from runtime.client import InferError, infer, list_models, model_metadata
-
-OIP_TO_NUMPY = {
-    "FP16": "float16",
-    "FP32": "float32",
-    "FP64": "float64",
-    "INT8": "int8",
-    "INT16": "int16",
-    "INT32": "int32",
-    "INT64": "int64",
-    "UINT8": "uint8",
-    "BOOL": "bool",
-}
+from runtime.client import OIP_TO_NUMPY, InferError, infer, list_models, model_metadata
 
 
 def _random_input(meta: dict, seed: int) -> np.ndarray:
@@ -53,6 +41,8 @@ def command(url: str, input_: str, model: str | None, repeat: int, seed: int, ti
       seifer infer http://127.0.0.1:8080 random --model mobilenet-dev
       seifer infer http://127.0.0.1:8080 cat.npy --model mobilenet-dev --repeat 20
     """
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="URL")
     try:
         if model is None:
             models = list_models(url, timeout)
@@ -63,7 +53,12 @@ def command(url: str, input_: str, model: str | None, repeat: int, seed: int, ti
         if input_ == "random":
             array = _random_input(meta, seed)
         elif Path(input_).is_file():
-            array = np.load(input_, allow_pickle=False)
+            try:
+                array = np.load(input_, allow_pickle=False)
+            except ValueError as exc:
+                raise click.BadParameter(
+                    f"{input_!r} is not a .npy array ({exc})", param_hint="INPUT"
+                ) from None
         else:
             raise click.BadParameter(f"{input_!r} is neither a .npy file nor 'random'", param_hint="INPUT")
         input_name = meta["inputs"][0]["name"]
@@ -74,7 +69,7 @@ def command(url: str, input_: str, model: str | None, repeat: int, seed: int, ti
             latencies.append(time.perf_counter() - start)
     except InferError as exc:
         raise click.ClickException(f"server refused: {exc}") from exc
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from exc
     assert output is not None
     scores = output.reshape(output.shape[0], -1)[0] if output.ndim > 1 else output.reshape(-1)

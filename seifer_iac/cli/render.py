@@ -1,9 +1,9 @@
 """`seifer render SPEC -o DIR`: the manifests `pulumi up` would create, as YAML files for `kubectl apply`.
 
 One file per object, named `NNN-<kind>-<name>.yaml` with NNN the object's position in `render_manifests`
-order, so `kubectl apply -f DIR` (which reads files in name order) creates the Namespace and ConfigMaps
-before the Deployments that mount them. Files of an earlier render (the NNN- pattern) are removed first:
-content-addressed names change, and a stale ConfigMap file must not be applied again.
+order, so `kubectl apply --server-side -f DIR` (which reads files in name order) creates the Namespace and
+ConfigMaps before the Deployments that mount them. Files of an earlier render (the NNN- pattern) are removed
+first: content-addressed names change, and a stale ConfigMap file must not be applied again.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def command(spec_path: str, output: Path) -> None:
     """Write the Kubernetes manifests of a spec as YAML files, one per object.
 
     The same objects `pulumi up` creates (both call the same renderer): weight ConfigMaps, config
-    ConfigMaps, Services, NetworkPolicies and Deployments. Apply them with `kubectl apply -f DIR`.
+    ConfigMaps, Services, NetworkPolicies and Deployments. Apply them with
+    `kubectl apply --server-side -f DIR` (client-side apply copies each object into a 256 KiB annotation,
+    which a weight chunk exceeds).
 
     \b
     Example:
@@ -93,11 +95,15 @@ def command(spec_path: str, output: Path) -> None:
     started = time.perf_counter()
     try:
         release = build_release(spec_path, progress=lambda message: click.echo(message, err=True))
-        write_manifests(release.manifests, output)
     except RELEASE_ERRORS as error:
         for line in str(error).splitlines():
             click.echo(f"error: {line}", err=True)
         raise SystemExit(2) from None
+    except OSError as error:
+        click.echo(f"error: {error.strerror or error}: {error.filename or spec_path}", err=True)
+        raise SystemExit(2) from None
+    try:
+        write_manifests(release.manifests, output)
     except OSError as error:
         click.echo(f"error: cannot write to {output}: {error.strerror or error}", err=True)
         raise SystemExit(2) from None

@@ -77,8 +77,10 @@ def command(
       seifer up --local stacks/dev.pipeline.yaml
       seifer up --local stacks/dev.pipeline.yaml --emulate-network=yes --demo --requests 100
     """
+    from runtime.client import InferError
     from seifer_iac.local.netns import EmulatorError
-    from seifer_iac.local.runner import LocalOptions, resolve_emulation, run_local
+    from seifer_iac.local.pods import LocalPodError
+    from seifer_iac.local.runner import LocalOptions, LocalRunError, resolve_emulation, run_local
     from seifer_iac.local.supervisor import NotReady
     from seifer_iac.local.teardown import default_run_dir
     from seifer_iac.planner.render import plan_table
@@ -116,8 +118,14 @@ def command(
     except NotReady as error:
         say(f"error: not every process became ready in {ready_timeout:.0f} s:\n{error}")
         raise SystemExit(1) from None
-    except EmulatorError as error:
+    except (EmulatorError, LocalRunError, LocalPodError) as error:
         say(f"error: {error}")
+        raise SystemExit(2) from None
+    except InferError as error:
+        say(f"error: the dispatcher refused the demo's requests: {error}")
+        raise SystemExit(1) from None
+    except OSError as error:
+        say(f"error: {error.strerror or error}: {error.filename or options.run_dir}")
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         say("stopped")

@@ -36,6 +36,7 @@ class LocalPod:
     files: tuple[tuple[str, bytes], ...]  # path relative to the pod's root -> content
     empty_dirs: tuple[str, ...]
     ready_url: str
+    ports: tuple[int, ...] = ()
 
 
 def _kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
@@ -177,6 +178,9 @@ def local_pod(
         for file_name, content in sorted(shown.items()):
             if file_name.endswith(".json"):
                 document = _rewrite(json.loads(content), paths, host_addresses)
+                if isinstance(document, dict) and isinstance(document.get("listen"), dict):
+                    # a pod listens on its own IP; here that is the node's address, never every interface
+                    document["listen"]["address"] = address_of(planned_node(deployment))
                 content = json.dumps(document, sort_keys=True, indent=1).encode()
             files.append((str(PurePosixPath(local_dir) / file_name), content))
     command = [*container.get("command", []), *container.get("args", [])]
@@ -192,7 +196,8 @@ def local_pod(
         raise LocalPodError(f"Deployment {name}: no HTTP readiness probe to wait on")
     url = f"http://{address_of(node)}:{_port_number(container, probe['port'])}{probe.get('path', '/')}"
     component = deployment["metadata"].get("labels", {}).get("app.kubernetes.io/component", "")
-    return LocalPod(name, node, component, argv, env, tuple(files), tuple(empty), url)
+    ports = tuple(sorted(int(p["containerPort"]) for p in container.get("ports", [])))
+    return LocalPod(name, node, component, argv, env, tuple(files), tuple(empty), url, ports)
 
 
 def local_pods(

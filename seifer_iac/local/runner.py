@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from seifer_iac.local import netns
+from seifer_iac.local import netns, procs, runstate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
 from seifer_iac.release import Release
@@ -58,6 +59,37 @@ def resolve_emulation(requested: str) -> tuple[bool, str]:
     return False, f"network not emulated ({reason}); running on loopback"
 
 
+class LocalRunError(RuntimeError):
+    """The run cannot start as asked (already running, a port taken); the message says what to do."""
+
+
+def check_not_running(run_dir: Path, spec_path_hint: str) -> None:
+    """Refuse to start over a live run of the same run directory (it would lose track of it)."""
+    state = runstate.read_state(run_dir)
+    owner = (state or {}).get("supervisor", {})
+    pid, ticks = owner.get("pid"), owner.get("start_ticks")
+    if pid and ticks is not None and pid != os.getpid() and procs.is_running(pid, ticks):
+        raise LocalRunError(
+            f"a local run is already recorded in {run_dir} (pid {pid}); stop it with "
+            f"`seifer down --local {spec_path_hint}` or pass another --run-dir"
+        )
+
+
+def busy_ports(pods: list[LocalPod], address: str = "127.0.0.1") -> list[tuple[str, int]]:
+    """(pod, port) pairs another program already holds on loopback: a readiness probe there would be
+    answered by that program, so the run must not start."""
+    taken = []
+    for pod in pods:
+        for port in pod.ports:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((address, port))
+                except OSError:
+                    taken.append((pod.name, port))
+    return taken
+
+
 def write_pod_files(pod: LocalPod, root: Path) -> None:
     """Lay out what the pod's volumes show (config, weight chunks, scratch dirs) under its root."""
     if root.exists():
@@ -90,6 +122,7 @@ def run_local(
     spec = release.spec
     stream = stream or sys.stderr
     options.run_dir.mkdir(parents=True, exist_ok=True)
+    check_not_running(options.run_dir, spec.source_path or "SPEC")
     with contextlib.ExitStack() as stack:
         emulator = None
         if options.emulate_network:
@@ -97,6 +130,13 @@ def run_local(
             emulator = stack.enter_context(netns.Emulator(config))
         address_of = emulator.address_of if emulator else (lambda _node: "127.0.0.1")
         pods = local_pods(list(release.manifests), address_of, str(options.run_dir), options.python)
+        taken = [] if emulator else busy_ports(pods)
+        if taken:
+            listed = ", ".join(f"{port} ({name})" for name, port in taken)
+            raise LocalRunError(
+                f"ports already in use on 127.0.0.1: {listed}; another pipeline or program holds them: "
+                "stop it (`seifer down --local SPEC`) or run with --emulate-network"
+            )
         for pod in pods:
             write_pod_files(pod, options.run_dir / "pods" / pod.name)
         supervisor = stack.enter_context(

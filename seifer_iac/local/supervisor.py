@@ -390,7 +390,8 @@ class Supervisor:
 
 def _http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local URLs: never a proxy
+        with opener.open(url, timeout=1.0) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False

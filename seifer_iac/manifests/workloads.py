@@ -118,7 +118,7 @@ def stage_deployment(
     )
     volumes = [{"name": "config", "configMap": {"name": config_map}}, weights_volume(artifact), tmp_volume]
     annotations = {
-        f"{ANNOTATION_PREFIX}plan-hash": chain_hash(plan),
+        f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
         f"{ANNOTATION_PREFIX}weights-sha256": artifact.sha256,
         f"{ANNOTATION_PREFIX}blocks": f"{stage.first_block}-{stage.last_block}",
@@ -148,7 +148,7 @@ def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: 
     )
     volumes = [{"name": "config", "configMap": {"name": config_map}}, tmp_volume]
     annotations = {
-        f"{ANNOTATION_PREFIX}plan-hash": chain_hash(plan),
+        f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
     }
     node = spec.dispatcher.node

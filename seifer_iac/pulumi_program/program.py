@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from seifer_iac.manifests import chain_hash
 from seifer_iac.pulumi_program.component import InferencePipeline
 from seifer_iac.release import RELEASE_ERRORS, Release, build_release, dispatcher_endpoint, placement_rows
 
@@ -32,6 +33,7 @@ def stack_outputs(release: Release) -> dict[str, Any]:
         "bottleneckSeconds": plan.bottleneck_s,
         "predictedThroughput": plan.throughput_per_s,
         "planHash": plan.plan_hash,
+        "chainHash": chain_hash(plan),
         "modelVersion": plan.model_version,
         "dispatcherEndpoint": dispatcher_endpoint(release.spec),
     }

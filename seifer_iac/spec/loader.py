@@ -7,6 +7,8 @@ everything to fix.
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import yaml
 
 from seifer_iac.spec.applications import KERAS_APPLICATIONS
-from seifer_iac.spec.errors import SpecError
+from seifer_iac.spec.errors import SpecError, field_path
 from seifer_iac.spec.model import (
     Cluster,
     Codec,
@@ -38,6 +40,36 @@ DEFAULT_ZFP_RATE = 16.0
 DEFAULT_RATIO = {"none": 1.0, "lz4": 1.0, "zfp": 1.5}
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping", key_node.start_mark
+                )
+            seen.add(key if isinstance(key, (str, int, float, bool)) else id(key))
+        return super().construct_mapping(node, deep=deep)
+
+
+def non_string_keys(data: Any, path: tuple[object, ...] = ()) -> list[str]:
+    """Problems for mapping keys YAML did not read as text (`1:`, `yes:`, `2024-01-01:`)."""
+    problems: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                problems.append(f'{field_path(path)}: key {key!r} is not text; quote it ("{key}")')
+                continue
+            problems += non_string_keys(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            problems += non_string_keys(value, (*path, index))
+    return problems
+
+
 def read_document(path: Path) -> Any:
     """The parsed YAML/JSON document, or SpecError for a missing file or bad syntax."""
     source = str(path)
@@ -50,7 +82,7 @@ def read_document(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(source, [f"cannot read the file: {error}"]) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -76,7 +108,7 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
                 f"runtime, got {kind}"
             ],
         )
-    problems = schema_problems(data)
+    problems = non_string_keys(data) or schema_problems(data)
     if problems:
         raise SpecError(source, problems)
     builder = _Builder(data, base_dir or Path.cwd())
@@ -126,7 +158,7 @@ class _Builder:
     def reference_speed(self) -> float:
         value = self.data.get("planner", {}).get("referenceSpeed", "10GFLOPS")
         if isinstance(value, (int, float)):
-            if value <= 0:
+            if not value > 0 or not math.isfinite(value):
                 self.problems.append(
                     f"planner.referenceSpeed: {value} must be a positive speed like 10GFLOPS"
                 )
@@ -200,7 +232,7 @@ class _Builder:
 
     def speed(self, value: object, where: str, reference: float) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value <= 0:
+            if not value > 0 or not math.isfinite(value):
                 self.problems.append(
                     f"{where}: {value} must be more than zero (1.0 = planner.referenceSpeed)"
                 )
@@ -249,6 +281,13 @@ class _Builder:
             self.problems.append(f'dispatcher.node: "{node}" is not a node of cluster.nodes; {hint}')
         else:
             self.check_reachable(cluster, node)
+        for i, cidr in enumerate(raw.get("allowFrom", ())):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                self.problems.append(
+                    f'dispatcher.allowFrom[{i}]: "{cidr}" is not a network; write a CIDR like 10.0.0.0/8'
+                )
         port = raw.get("port", 8080)
         if port in RESERVED_PORTS or port in RESERVED_HTTP_PORTS:
             self.problems.append(

@@ -6,6 +6,7 @@ jsonschema's own messages print whole sub-documents and schema fragments; a user
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 from pathlib import Path
@@ -22,7 +23,14 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text())
 
 
+def _show(value: object) -> str:
+    """A value as the user would write it (YAML may hand us dates and other non-JSON types)."""
+    return json.dumps(value, default=str)
+
+
 def _describe_type(value: object) -> str:
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date (YAML reads an unquoted 2024-01-01 as a date: quote it)"
     names = {dict: "a mapping", list: "a list", str: "a string", bool: "true/false", type(None): "nothing"}
     for kind, name in names.items():
         if isinstance(value, kind):
@@ -33,12 +41,14 @@ def _describe_type(value: object) -> str:
 def _message(error: jsonschema.ValidationError) -> str:
     value = error.instance
     validator = error.validator
+    if validator == "pattern" and "labels" in list(error.path):
+        return f"label {_show(value)} is not a valid Kubernetes label key or value"
     if validator == "required":
         missing = [name for name in error.validator_value if name not in (value or {})]
         return f"missing required field {', '.join(repr(m) for m in missing)}"
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        extras = sorted(set(value) - set(allowed)) if isinstance(value, dict) else []
+        extras = sorted(set(value) - set(allowed), key=str) if isinstance(value, dict) else []
         parts = []
         for extra in extras:
             close = difflib.get_close_matches(str(extra), allowed, n=1)
@@ -48,12 +58,14 @@ def _message(error: jsonschema.ValidationError) -> str:
     if validator == "type":
         wanted = error.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return f"expected {wanted}, got {_describe_type(value)} {json.dumps(value)[:40]}"
+        return f"expected {wanted}, got {_describe_type(value)} {_show(value)[:40]}"
     if validator == "enum":
-        return f"{json.dumps(value)} is not one of {', '.join(json.dumps(v) for v in error.validator_value)}"
+        return f"{_show(value)} is not one of {', '.join(_show(v) for v in error.validator_value)}"
     if validator == "const":
-        return f"{json.dumps(value)} must be {json.dumps(error.validator_value)}"
+        return f"{_show(value)} must be {_show(error.validator_value)}"
     if validator == "pattern":
+        if error.schema.get("pattern", "").startswith("^[a-z]("):
+            return f'"{value}" is not a valid name: start with a lower-case letter, then letters, digits, "-"'
         if error.schema.get("pattern", "").startswith("^[a-z0-9]("):
             return f'"{value}" is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
         if str(error.schema.get("pattern", "")).startswith("\\."):
@@ -61,9 +73,9 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f'"{value}" has the wrong form ({error.schema.get("description", error.validator_value)})'
     if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         word = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[validator]
-        return f"{json.dumps(value)} must be {word} {error.validator_value}"
+        return f"{_show(value)} must be {word} {error.validator_value}"
     if validator in ("minItems", "maxItems", "minLength", "maxLength"):
-        return f"{json.dumps(value)[:40]} is too {'short' if validator.startswith('min') else 'long'}"
+        return f"{_show(value)[:40]} is too {'short' if validator.startswith('min') else 'long'}"
     is_model = list(error.path)[-1:] == ["model"] or (isinstance(value, dict) and "version" in value)
     if validator == "oneOf" and is_model:
         given = [k for k in ("application", "file", "profile") if k in value]
@@ -71,7 +83,7 @@ def _message(error: jsonschema.ValidationError) -> str:
             return "name the model with exactly one of 'application', 'file' or 'profile'"
         return f"give only one of 'application', 'file' or 'profile' (found {', '.join(given)})"
     if validator == "oneOf" and "codec" in (list(error.path) or [""])[-1:]:
-        return f"{json.dumps(value)} is not a codec: use none, lz4, zfp or an object with 'name'"
+        return f"{_show(value)} is not a codec: use none, lz4, zfp or an object with 'name'"
     return error.message
 
 

@@ -64,6 +64,8 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UnitError(f'"{value}" is not a size; write bytes or a quantity like 512Mi or 1Gi')
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise UnitError(f'"{value}" is not a finite size')
         return int(value)
     parsed = _split(value)
     if parsed is None or parsed[1] not in _SIZE_UNITS:
@@ -72,6 +74,8 @@ def parse_size(value: object) -> int:
             hint = " (sizes are in bytes: 512Mi, not 512Mb or 512MB)"
         raise UnitError(f'"{value}" is not a size; use Ki, Mi, Gi (or k, M, G){hint}')
     number, unit = parsed
+    if not math.isfinite(number * _SIZE_UNITS[unit]):
+        raise UnitError(f'"{value}" is not a finite size')
     return round(number * _SIZE_UNITS[unit])
 
 

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 import yaml
 
+from seifer_iac.manifests import chain_hash
 from seifer_iac.pulumi_program.component import COMPONENT_TYPE, logical_name
 from seifer_iac.release import dispatcher_endpoint
 from tests.deploy.conftest import ROOT
@@ -100,6 +101,7 @@ def test_program_exports_the_plan(mocks, dev_release):
     plan = dev_release.plan
     expected = {
         "planHash": plan.plan_hash,
+        "chainHash": chain_hash(plan),
         "bottleneck": plan.bottleneck,
         "predictedThroughput": plan.throughput_per_s,
         "dispatcherEndpoint": dispatcher_endpoint(dev_release.spec),

@@ -13,6 +13,8 @@ from runtime.localchain import free_ports
 
 
 class Handler(BaseHTTPRequestHandler):
+    """A JSON-only v2 server (like KServe without the binary extension): clients use binary=False."""
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -64,17 +66,17 @@ def server() -> Iterator[str]:
 
 
 def test_infer_learns_the_input_name_and_decodes_the_output(server: str) -> None:
-    y = infer(server, "m", np.array([[1, 2, 3]], np.float32))
+    y = infer(server, "m", np.array([[1, 2, 3]], np.float32), binary=False)
     assert y.dtype == np.float64 and y.shape == (1, 3)
     np.testing.assert_array_equal(y, [[10, 20, 30]])
 
 
 def test_errors_carry_status_and_reason(server: str) -> None:
     with pytest.raises(InferError) as info:
-        infer(server, "m", np.zeros((1, 3), np.float32), input_name="wrong")
+        infer(server, "m", np.zeros((1, 3), np.float32), input_name="wrong", binary=False)
     assert info.value.status == 400 and "unknown input 'wrong'" in info.value.message
     with pytest.raises(InferError) as info:
-        infer(server, "slow", np.zeros((1, 3), np.float32), input_name="in0")
+        infer(server, "slow", np.zeros((1, 3), np.float32), input_name="in0", binary=False)
     assert info.value.status == 504 and "3 attempt(s)" in str(info.value)
 
 

@@ -250,3 +250,12 @@ def test_sigterm_answers_waiting_requests_and_exits_cleanly(tmp_path: Path) -> N
             results = [f.result(timeout=10) for f in pending]
         assert time.monotonic() - start < 5
         assert all(status == 504 and "shutting down" in reply["error"] for status, reply, _ in results)
+
+
+def test_request_size_is_bounded_by_the_input() -> None:
+    from runtime.config import TensorSpec
+    from runtime.dispatcher import UNBOUNDED_REQUEST_BYTES, max_request_bytes
+
+    image = TensorSpec("input", (1, 224, 224, 3), "FP32")
+    assert 224 * 224 * 3 * 4 < max_request_bytes(image) < 8 * 1024 * 1024
+    assert max_request_bytes(TensorSpec("input", (-1, 4), "FP32")) == UNBOUNDED_REQUEST_BYTES

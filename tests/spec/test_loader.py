@@ -238,6 +238,50 @@ BROKEN = [
     ("margin-too-big", _set(["planner", "stabilityMargin"], 5), "planner.stabilityMargin", "<= 1"),
     ("chunk-too-big", _set(["weights", "chunkSize"], "2Mi"), "weights.chunkSize", "at most 1 MiB"),
     ("name-too-long", _set(["metadata", "name"], "a" * 60), "metadata.name", "at most 50"),
+    (
+        "name-digit-first",
+        _set(["metadata", "name"], "3d-net"),
+        "metadata.name",
+        "start with a lower-case letter",
+    ),
+    (
+        "version-is-a-date",
+        _set(["model", "version"], __import__("datetime").date(2024, 1, 1)),
+        "model.version",
+        "quote it",
+    ),
+    (
+        "label-key-not-text",
+        _set(["cluster", "nodes", 1, "labels"], {1: "a", "b": "c"}),
+        "cluster.nodes[1].labels",
+        "key 1 is not text",
+    ),
+    (
+        "label-value-bad",
+        _set(["cluster", "nodes", 1, "labels"], {"room": "a b"}),
+        "cluster.nodes[1].labels.room",
+        "not a valid Kubernetes label",
+    ),
+    ("top-key-not-text", _set([2], 3), "(top level)", "key 2 is not text"),
+    (
+        "memory-infinite",
+        _set(["cluster", "nodes", 1, "memory"], "1e999Mi"),
+        "cluster.nodes[1].memory",
+        "finite",
+    ),
+    (
+        "speed-nan",
+        _set(["cluster", "nodes", 1, "speed"], float("nan")),
+        "cluster.nodes[1].speed",
+        "more than zero",
+    ),
+    (
+        "cidr-invalid",
+        _set(["dispatcher", "allowFrom"], ["999.1.1.1/99"]),
+        "dispatcher.allowFrom[0]",
+        "not a network",
+    ),
+    ("in-flight-huge", _set(["dispatcher", "maxInFlight"], 10**6), "dispatcher.maxInFlight", "<= 4096"),
     ("name-uppercase", _set(["metadata", "name"], "MobileNet"), "metadata.name", "not a valid name"),
     ("api-version", _set(["apiVersion"], "v1"), "apiVersion", "must be"),
     ("unknown-top-field", _set(["clusters"], {}), "(top level)", "did you mean 'cluster'"),
@@ -285,6 +329,13 @@ def test_bad_documents(tmp_path, content, words):
     path = tmp_path / "bad.yaml"
     path.write_text(content)
     with pytest.raises(SpecError, match=words):
+        load_spec(path)
+
+
+def test_a_key_given_twice_is_an_error(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(DEV.read_text().replace("  port: 8080\n", "  port: 8080\n  port: 9090\n"))
+    with pytest.raises(SpecError, match="key 'port' is given twice"):
         load_spec(path)
 
 
