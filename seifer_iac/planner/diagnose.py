@@ -1,0 +1,74 @@
+"""Explain why no plan exists, in one line that names the node, the block, the figures and the fix."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from seifer_iac.planner.cost import mib
+from seifer_iac.planner.instance import Instance
+from seifer_iac.planner.problem import Problem
+from seifer_iac.planner.relax import min_stages_to_go
+
+
+def _largest(problem: Problem) -> tuple[str, int]:
+    host = max(problem.hosts, key=lambda h: (h.usable_memory_bytes, h.name))
+    return host.name, host.usable_memory_bytes
+
+
+def least_memory_holding(memory: np.ndarray) -> np.ndarray:
+    """[i]: the least memory of any stage that contains block i (the block alone, or with neighbours,
+    which can need less: a neighbour may have a smaller output to buffer)."""
+    p = memory.shape[0]
+    upper = np.where(np.triu(np.ones((p, p), dtype=bool)), memory, np.iinfo(np.int64).max)
+    return np.array([upper[: i + 1, i:].min() for i in range(p)], dtype=np.int64)
+
+
+def before_search(problem: Problem, inst: Instance) -> str | None:
+    """Problems visible without searching: no hosts, a block too big, too few hosts or stages."""
+    if not problem.hosts:
+        return "the cluster has no schedulable node: mark at least one node schedulable or add one"
+    blocks = problem.profile.blocks
+    name, cap = _largest(problem)
+    least = least_memory_holding(inst.memory)
+    worst = int(np.argmax(least))
+    if least[worst] > cap:
+        need = int(least[worst])
+        return (
+            f"block {blocks[worst].name} alone needs {mib(need)} but the largest node ({name}) has"
+            f" {mib(cap)}: add a node with >= {math.ceil(need / 2**20)} MiB or shrink the model"
+        )
+    need_stages = int(min_stages_to_go(inst)[0])
+    hosts = len(problem.hosts)
+    if need_stages > hosts:
+        total = int(inst.memory[0, -1])
+        return (
+            f"the model ({mib(total)} as one stage) needs at least {need_stages} stages even on nodes as"
+            f" large as {name} ({mib(cap)}), but only {hosts} nodes are schedulable: add nodes or memory"
+        )
+    if need_stages > problem.max_stages:
+        return (
+            f"the model needs at least {need_stages} stages to fit node memory but planner.maxStages is"
+            f" {problem.max_stages}: raise it to >= {need_stages} or add memory"
+        )
+    return None
+
+
+def after_search(problem: Problem, inst: Instance) -> str:
+    """Why an exhaustive search found nothing: links, or the distinct-node rule."""
+    d = problem.dispatcher_node
+    can_start = np.isfinite(inst.stage_s[:, 0, :]).any(axis=1)
+    if not np.isfinite(inst.in_s[can_start]).any():
+        starters = ", ".join(n for n, ok in zip(inst.names, can_start, strict=True) if ok)
+        return f"dispatcher {d} has no link to any node that can hold the first block ({starters}): add one"
+    can_end = np.isfinite(inst.stage_s[:, :, -1]).any(axis=1)
+    if not np.isfinite(inst.out_s[can_end]).any():
+        enders = ", ".join(n for n, ok in zip(inst.names, can_end, strict=True) if ok)
+        return f"no node that can hold the last block ({enders}) has a link back to dispatcher {d}: add one"
+    need = int(min_stages_to_go(inst)[0])
+    return (
+        f"no chain of distinct nodes joined by links (bandwidth > 0) holds the model in memory (it needs at"
+        f" least {need} stages; {len(problem.hosts)} nodes are schedulable): add links between nodes,"
+        " memory or nodes"
+    )

@@ -1,0 +1,311 @@
+"""The exact search: branch and bound over chains of distinct hosts, pruned by the relaxations.
+
+Phase 1 minimises the bottleneck B; phase 2 keeps B <= B* (a capped instance) and minimises the
+end-to-end latency. Both walk states (block boundary, last host, set of used hosts) depth first, children in
+order of their relaxed bound (then the stage's own cost, then fewer stages, then host name), and prune a
+child when
+- its bound (cost so far combined with the relaxed optimum to go) cannot beat the incumbent, or
+- the same state was reached before at no higher cost (memo on the used-host bitmask), or
+- the stages still needed (memory only) exceed the hosts or stages left, or
+- the unused hosts' capacities (parameters, FLOPs) cannot hold the remaining blocks (pigeonhole).
+When the relaxation is tight (its path already uses distinct hosts) the first dive finds the optimum and
+every other branch is pruned at once. When the cheap bound has not closed the search after PLAIN_VISITS
+states, the search restarts from its incumbent with the no-return bound (relax.to_go_no_return), which stops
+the relaxation from bouncing between two nodes. Without a budget the search is exhaustive, so its result
+is a proven optimum; with one it returns the incumbent and the best relaxation bound.
+
+Budgets count visited states (VISITS_PER_SECOND per second of PlannerOptions.time_budget_s), not wall time,
+so the same input gives the same plan on any machine and under any load (a second `pulumi preview` shows no
+change). A wall-clock cap of WALL_FACTOR times the budget only guards against very slow machines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.relax import capacities, min_stages_to_go, relaxed_optimum, to_go, to_go_no_return
+
+# (first_block, last_block, host index) per stage
+Path = tuple[tuple[int, int, int], ...]
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _TooLong(Exception):
+    """The plain bound did not close the search quickly: worth building the stronger one."""
+
+
+PLAIN_VISITS = 300  # visits allowed with the plain bound before switching to the no-return bound
+VISITS_PER_SECOND = 5000  # work budget per second of time budget (a visit costs ~0.1-0.2 ms here)
+WALL_FACTOR = 5.0
+
+
+@dataclass
+class _Budget:
+    """What a search may still spend: visits (deterministic) and a wall-clock safety deadline."""
+
+    visits_left: int | None = None
+    deadline: float | None = None
+    spent: int = 0
+
+    def spend(self) -> None:
+        self.spent += 1
+        if self.visits_left is not None:
+            self.visits_left -= 1
+            if self.visits_left < 0:
+                raise _Timeout
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _Timeout
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    path: Path | None
+    bottleneck: float
+    latency: float
+    lower_bound: float
+    proven: bool  # the bottleneck is optimal (or, with no path, no plan exists)
+    timed_out: bool
+
+
+@dataclass
+class _Incumbent:
+    value: float = INF
+    path: Path | None = None
+
+
+class _Search:
+    """Depth-first B&B over one instance; improves `incumbent` in place; raises _Timeout past the budget."""
+
+    def __init__(
+        self,
+        inst: Instance,
+        table: np.ndarray,
+        additive: bool,
+        budget: _Budget,
+        incumbent: _Incumbent,
+        max_visits: int | None = None,
+    ) -> None:
+        """table: to-go bounds [b, predecessor (n = dispatcher), holder]; a broadcast 2-D table caches."""
+        self.inst, self.table, self.additive = inst, table, additive
+        self.budget, self.incumbent = budget, incumbent
+        self.max_visits, self.visits = max_visits, 0
+        self.per_predecessor = table.strides[1] != 0
+        self.combine = np.add if additive else np.maximum
+        self.need = min_stages_to_go(inst)
+        self.limit = min(inst.max_stages, inst.n_hosts)
+        self.entering: dict[int, np.ndarray] = {}
+        self.used = np.zeros(inst.n_hosts, dtype=bool)
+        self.memo: dict[tuple[int, int, int], float] = {}
+        p = inst.n_blocks
+        self.params_left = np.append(inst.param_span[:, -1], 0.0) if p else np.zeros(1)  # blocks b..P-1
+        self.flops_left = np.append(inst.flop_span[:, -1], 0.0) if p else np.zeros(1)
+        self.caps_at: float | None = None
+        self.caps: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def enter_at(self, b: int, host: int) -> np.ndarray:
+        """[w, end - b]: stage b..end on host w combined with the relaxed optimum after it."""
+        row = self.inst.n_hosts if host < 0 else host
+        if self.per_predecessor:
+            return self.combine(self.inst.stage_s[:, b, b:], self.table[b + 1 :, row, :].T)
+        if b not in self.entering:
+            self.entering[b] = self.combine(self.inst.stage_s[:, b, b:], self.table[b + 1 :, row, :].T)
+        return self.entering[b]
+
+    def capacities(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per host and block, the most params / FLOPs one stage that could still beat the incumbent can
+        take (see relax.capacities); recomputed when the incumbent improves, as they shrink with it."""
+        if self.caps_at != self.incumbent.value or self.caps is None:
+            inst = self.inst
+            allowed = np.isfinite(inst.stage_s) if self.additive else inst.stage_s < self.incumbent.value
+            params, flops = capacities(inst, allowed)
+            self.caps = (params, flops, params.sum(axis=0), flops.sum(axis=0))
+            self.caps_at = self.incumbent.value
+        return self.caps[0], self.caps[1]
+
+    def hopeless(self, chain: tuple[int, ...], hosts: np.ndarray, nexts: np.ndarray) -> np.ndarray:
+        """[k]: after stage k (host hosts[k], next block nexts[k]) the unused hosts cannot hold the
+        remaining blocks within the incumbent: pigeonhole on parameter bytes and on FLOPs."""
+        params, flops = self.capacities()
+        assert self.caps is not None
+        used = list(chain)
+        out = np.zeros(hosts.shape, dtype=bool)
+        kinds = [(params, self.caps[2], self.params_left)]
+        if self.inst.counts_compute:
+            kinds.append((flops, self.caps[3], self.flops_left))
+        for caps, total, left in kinds:
+            free_room = total - caps[used].sum(axis=0) if used else total
+            room = free_room[nexts] - caps[hosts, nexts]
+            out |= room < left[nexts] * (1 - 1e-12)
+        return out
+
+    def run(self) -> None:
+        self.visit(0, -1, 0.0, 0, ())
+
+    def visit(self, b: int, host: int, cost: float, mask: int, path: Path) -> None:
+        self.budget.spend()
+        self.visits += 1
+        if self.max_visits is not None and self.visits > self.max_visits:
+            raise _TooLong
+        inst, combine, best = self.inst, self.combine, self.incumbent.value
+        p, depth = inst.n_blocks, len(path)
+        left = self.limit - depth
+        if left <= 0:
+            return
+        link = inst.in_s if host < 0 else inst.hop_s[b, host]
+        head = combine(link, cost)
+        rows = np.flatnonzero(~self.used & (head < best))
+        if rows.size == 0:
+            return
+        bound = combine(self.enter_at(b, host)[rows], head[rows][:, None])
+        too_many = self.need[b + 1 :] > left - 1
+        if too_many.any():
+            bound[:, too_many] = INF
+        flat = np.flatnonzero(bound < best)
+        if flat.size == 0:
+            return
+        values = bound.ravel()[flat]
+        picked, cols = np.divmod(flat, p - b)
+        hosts = rows[picked]
+        steps = combine(link[hosts], inst.stage_s[hosts, b, b + cols])  # this stage's own link + compute
+        order = np.lexsort((hosts, steps, -cols, values))
+        hosts, ends, values = hosts[order], b + cols[order], values[order]
+        reached = combine(cost, steps[order])
+        last = ends == p - 1
+        totals = np.where(last, combine(reached, inst.out_s[hosts]), INF)
+        doomed = self.hopeless(tuple(s[2] for s in path), hosts, np.minimum(ends + 1, p)) & ~last
+        columns = (hosts, ends, values, reached, totals, doomed)
+        for w, end, value, arrived, total, skip in zip(*(c.tolist() for c in columns), strict=True):
+            if value >= self.incumbent.value:
+                break
+            if end == p - 1:
+                if total < self.incumbent.value:
+                    self.incumbent.value, self.incumbent.path = total, (*path, (b, end, w))
+                continue
+            if skip:
+                continue
+            state = (end + 1, w, mask | (1 << w))
+            if self.memo.get(state, INF) <= arrived:
+                continue
+            self.memo[state] = arrived
+            self.used[w] = True
+            self.visit(end + 1, w, arrived, state[2], (*path, (b, end, w)))
+            self.used[w] = False
+
+
+def _root_bound(inst: Instance, table: np.ndarray, additive: bool) -> float:
+    """The relaxed optimum from the dispatcher under a [b, predecessor, holder] table."""
+    combine = np.add if additive else np.maximum
+    n = inst.n_hosts
+    start = combine(inst.stage_s[:, 0, :], table[1:, n, :].T).min(axis=1)
+    return float(combine(inst.in_s, start).min())
+
+
+def _branch_and_bound(
+    inst: Instance,
+    plain: np.ndarray,
+    additive: bool,
+    budget: _Budget,
+    incumbent: _Incumbent,
+    plain_visits: int = PLAIN_VISITS,
+    seeds: Callable[[], list[Path]] | None = None,
+) -> float:
+    """Search with the cheap bound first; if that has not finished after PLAIN_VISITS states, take the
+    best of the incumbent and the `seeds` heuristics' paths (so a cut-short search is never worse than
+    them), build the no-return bound and search again. Returns the best lower bound known (what a
+    timed-out search can still promise)."""
+    p, n = inst.n_blocks, inst.n_hosts
+    table = np.broadcast_to(plain[:, None, :], (p + 1, n + 1, n))
+
+    def adopt_seeds() -> None:
+        for seed in seeds() if seeds else []:
+            value = path_value(inst, seed, additive)
+            if value < incumbent.value:
+                incumbent.value, incumbent.path = value, seed
+
+    try:
+        _Search(inst, table, additive, budget, incumbent, max_visits=plain_visits).run()
+        return _root_bound(inst, table, additive)
+    except _TooLong:
+        adopt_seeds()
+    except _Timeout:
+        adopt_seeds()
+        raise
+    stronger = to_go_no_return(inst, additive)
+    bound = _root_bound(inst, stronger, additive)
+    try:
+        _Search(inst, stronger, additive, budget, incumbent).run()
+    except _Timeout as timeout:
+        timeout.lower_bound = bound  # type: ignore[attr-defined]
+        raise
+    return bound
+
+
+def path_value(inst: Instance, path: Path, additive: bool) -> float:
+    """Bottleneck (or latency) of a path, in the order the search combines it."""
+    combine = (lambda a, b: a + b) if additive else max
+    value, prev = 0.0, -1
+    for first, last, w in path:
+        link = inst.in_s[w] if prev < 0 else inst.hop_s[first, prev, w]
+        value = combine(value, combine(float(link), float(inst.stage_s[w, first, last])))
+        prev = w
+    return combine(value, float(inst.out_s[prev]))
+
+
+def solve(
+    inst: Instance,
+    budget_s: float,
+    exact: bool,
+    plain_visits: int = PLAIN_VISITS,
+    seeds: Callable[[], list[Path]] | None = None,
+) -> SearchResult:
+    """Least bottleneck, then least latency; `seeds` (called only when the search is not quick) give
+    heuristic starting plans.
+
+    exact: the bottleneck search runs to the end whatever it takes (a proven optimum); otherwise it stops
+    after the work of `budget_s` seconds with its incumbent. The latency tie-break always stops after the
+    rest of the budget (at least a tenth of it), keeping the best found: it never changes the bottleneck.
+    """
+    started = time.perf_counter()
+    work = max(1, int(budget_s * VISITS_PER_SECOND))
+    table = to_go(inst, additive=False)
+    lower = relaxed_optimum(inst, table, additive=False)
+    if not np.isfinite(lower):
+        return SearchResult(None, INF, INF, lower, proven=True, timed_out=False)
+    first = _Incumbent()
+    budget = _Budget() if exact else _Budget(work, started + WALL_FACTOR * budget_s)
+    timed_out = False
+    try:
+        _branch_and_bound(inst, table, False, budget, first, plain_visits, seeds)
+    except _Timeout as timeout:
+        timed_out = True
+        lower = max(lower, getattr(timeout, "lower_bound", lower))
+    if first.path is None:
+        return SearchResult(None, INF, INF, lower, proven=not timed_out, timed_out=timed_out)
+    best = first.value
+    proven = not timed_out
+    second = _Incumbent()
+    if not timed_out:
+        capped = inst.capped(best)
+        left = max(work - budget.spent, work // 10)  # what phase 1 left of the budget, at least a tenth
+        budget = _Budget(left, time.perf_counter() + WALL_FACTOR * budget_s)
+        try:
+            _branch_and_bound(capped, to_go(capped, additive=True), True, budget, second, plain_visits)
+        except _Timeout:
+            timed_out = True
+    path = second.path if second.path is not None else first.path
+    return SearchResult(
+        path=path,
+        bottleneck=path_value(inst, path, False),
+        latency=path_value(inst, path, True),
+        lower_bound=best if proven else lower,
+        proven=proven,
+        timed_out=timed_out,
+    )

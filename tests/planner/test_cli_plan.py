@@ -1,0 +1,119 @@
+"""`seifer plan`: table, stable JSON, lock round trip, --check, --diff, --without, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from seifer_iac.cli.plan import command
+from tests.planner.conftest import NODES, spec_document
+
+
+def run(*args: str):
+    return CliRunner().invoke(command, list(args), catch_exceptions=False)
+
+
+def distinct_bandwidths(scale: dict[tuple[str, str], float] | None = None) -> dict[tuple[str, str], float]:
+    names = ("gateway", *NODES)
+    out = {}
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if a != b:
+                out[(a, b)] = 10.0 + 3.0 * ((i * 7 + j * 3) % 11)
+    for key, factor in (scale or {}).items():
+        out[key] *= factor
+    return out
+
+
+def test_table_shows_stages_bottleneck_and_figures(spec_dir):
+    path = spec_dir(spec_document(distinct_bandwidths()))
+    result = run(str(path))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "stage  node" in out and "<<" in out
+    assert "throughput" in out and "proven optimal" in out
+    assert "toy_l0a .. " in out and "MiB" in out
+
+
+def test_json_is_stable_and_has_the_documented_keys(spec_dir):
+    path = spec_dir(spec_document(distinct_bandwidths()))
+    first, second = run(str(path), "--format", "json"), run(str(path), "--format", "json")
+    assert first.exit_code == 0 and first.output == second.output
+    data = json.loads(first.output)
+    for key in ("stages", "bottleneck_s", "throughput_per_s", "plan_hash", "gap"):
+        assert key in data
+    for key in ("node", "first_layer", "last_layer", "memory_bytes", "backups"):
+        assert key in data["stages"][0]
+    assert len(data["stages"]) == 3
+
+
+def test_lock_round_trip_jitter_keeps_everything(spec_dir, tmp_path):
+    path = spec_dir(spec_document(distinct_bandwidths()))
+    assert run(str(path), "--check").exit_code == 1  # no lock yet: stale
+    written = run(str(path), "--write-lock")
+    assert written.exit_code == 0
+    lock_file = tmp_path / "dev.pipeline.lock.json"
+    assert lock_file.exists()
+    locked = json.loads(lock_file.read_text())
+    assert run(str(path), "--check").exit_code == 0
+    # one used node's links 1% slower (and another 1% faster): nothing moves, --check passes
+    used = locked["stages"][0]["node"]
+    jitter = {k: 0.99 for k in distinct_bandwidths() if used in k}
+    jitter.update({k: 1.01 for k in distinct_bandwidths() if "pi-5" in k and used not in k})
+    path = spec_dir(spec_document(distinct_bandwidths(jitter)))
+    check = run(str(path), "--check", "--format", "json")
+    assert check.exit_code == 0, check.output
+    data = json.loads(check.output)
+    assert data["diff"]["moves"] == [] and data["plan_hash"] == locked["plan_hash"]
+
+
+def test_removing_a_used_node_moves_exactly_its_stage(spec_dir, tmp_path):
+    path = spec_dir(spec_document(default_mbps=20.0))  # uniform links: a repair is as good as a re-plan
+    assert run(str(path), "--write-lock").exit_code == 0
+    locked = json.loads((tmp_path / "dev.pipeline.lock.json").read_text())
+    gone = locked["stages"][1]["node"]
+    result = run(str(path), "--without", gone, "--diff", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    moves = data["diff"]["moves"]
+    assert [m["index"] for m in moves] == [2]
+    assert moves[0]["old"][2] == gone and moves[0]["new"][2] not in {s["node"] for s in locked["stages"]}
+    assert moves[0]["old"][:2] == moves[0]["new"][:2]
+    table = run(str(path), "--without", gone, "--diff")
+    assert f"stage 2: node {gone} -> " in table.output
+    assert "stage 1:" not in table.output and "stage 3:" not in table.output
+    assert run(str(path), "--without", gone, "--check").exit_code == 1
+
+
+def test_without_unknown_node_is_one_line_exit_2(spec_dir):
+    path = spec_dir(spec_document())
+    result = run(str(path), "--without", "nope")
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "nope" in result.output
+
+
+def test_infeasible_spec_is_one_line_exit_2(spec_dir):
+    document = spec_document()
+    for node in document["cluster"]["nodes"][1:]:
+        node["memory"] = "16Mi"
+    result = run(str(spec_dir(document)))
+    assert result.exit_code == 2
+    assert "alone needs" in result.output and "Traceback" not in result.output
+
+
+def test_spec_error_is_one_line_exit_2(spec_dir, tmp_path):
+    document = spec_document()
+    del document["runtime"]
+    result = run(str(spec_dir(document)))
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+
+
+def test_missing_file_exit_2(tmp_path):
+    result = run(str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2
+
+
+def test_yaml_fixture_is_valid_yaml(spec_dir):
+    assert yaml.safe_load(spec_dir(spec_document()).read_text())["metadata"]["name"] == "toy-dev"
