@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+POLICY_STAMP := policy/venv/.installed
 
 .PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster clean
 
@@ -12,18 +13,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The pulumi-policy pack needs its own venv: pulumi-policy pins protobuf 5, TensorFlow needs 6.
+$(POLICY_STAMP): policy/requirements.txt
+	test -d policy/venv || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet --upgrade pip
+	policy/venv/bin/python -m pip install --quiet -r policy/requirements.txt
+	touch $(POLICY_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/seifer up --local stacks/dev.pipeline.yaml --emulate-network=auto --demo
 
 test: $(STAMP) lint contracts pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check seifer_iac runtime tests
+	$(BIN)/ruff check seifer_iac runtime tests policy
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(POLICY_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: bench-paper bench-runtime bench-cluster
@@ -38,4 +46,4 @@ bench-cluster: $(STAMP)
 	$(BIN)/seifer bench cluster
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) policy/venv build *.egg-info .pytest_cache .ruff_cache

@@ -77,7 +77,7 @@ def test_removing_a_used_node_moves_only_the_stages_on_it(dev_release, tmp_path:
 def test_over_budget_weights_fail_before_the_model_is_split(edge_release, monkeypatch) -> None:
     spec = dataclasses.replace(
         edge_release.spec,
-        weights=dataclasses.replace(edge_release.spec.weights, max_configmap_total_bytes=64 * 2**20),
+        weights=dataclasses.replace(edge_release.spec.weights, max_configmap_total_bytes=32 * 2**20),
         source_path=None,
     )
 
@@ -88,7 +88,7 @@ def test_over_budget_weights_fail_before_the_model_is_split(edge_release, monkey
     with pytest.raises(ArtifactError) as caught:
         build_release(spec)
     message = str(caught.value)
-    assert "weights.maxTotal" in message and "64.0 MiB" in message and "\n" not in message
+    assert "weights.maxTotal" in message and "32.0 MiB" in message and "\n" not in message
 
 
 def test_a_profile_alone_cannot_be_deployed(dev_release, tmp_path: Path) -> None:
