@@ -117,3 +117,11 @@ def test_missing_file_exit_2(tmp_path):
 
 def test_yaml_fixture_is_valid_yaml(spec_dir):
     assert yaml.safe_load(spec_dir(spec_document()).read_text())["metadata"]["name"] == "toy-dev"
+
+
+def test_weights_over_the_configmap_budget_are_flagged_at_plan_time(spec_dir):
+    document = spec_document(distinct_bandwidths())
+    document["weights"] = {"maxTotal": "16Mi"}  # each stage carries 40 MiB of the toy's weights
+    result = CliRunner().invoke(command, [str(spec_dir(document))], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "warning: stage 1" in result.stderr and "weights.maxTotal" in result.stderr
