@@ -1,0 +1,135 @@
+"""`seifer bench cluster`: the research's systems experiments on the cluster emulator, with real requests.
+
+Thin shell over seifer_iac.local.cluster_bench (runs) and cluster_report (tables, CSV, PNG).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+QUICK_SIZES = (1, 2, 4)
+FULL_SIZES = (1, 2, 4, 8, 12, 16, 20)
+CODECS = (
+    "none",
+    "lz4",
+    {"name": "zfp", "mode": "rate", "rate": 16},
+    {"name": "zfp", "mode": "rate", "rate": 8},
+)
+
+
+def _sizes(text: str | None, quick: bool) -> tuple[int, ...]:
+    if not text:
+        return QUICK_SIZES if quick else FULL_SIZES
+    try:
+        sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected comma-separated worker counts like 1,2,4") from None
+    if not sizes or sizes[0] < 1 or sizes[-1] > 20:
+        raise click.BadParameter("worker counts must be within 1..20")
+    return sizes
+
+
+@click.command("cluster")
+@click.option("--quick", is_flag=True, help="1, 2 and 4 workers and shorter runs: a few minutes.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/bench-cluster"),
+    show_default=True,
+    help="Where cluster.csv/.png/.md go.",
+)
+@click.option("--sizes", default=None, help="Worker counts to sweep, e.g. 1,2,4,8 [default: 1,2,4 quick; "
+              "1,2,4,8,12,16,20 otherwise].")  # fmt: skip
+@click.option(
+    "--codec-workers",
+    type=click.IntRange(1, 20),
+    default=4,
+    show_default=True,
+    help="Cluster size of the codec comparison and the node-loss run.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the node positions.")
+@click.option(
+    "--resnet50/--no-resnet50",
+    default=None,
+    help="Also ResNet50 on 1 and 8 workers (default: on unless --quick).",
+)
+@click.option("--no-loss", is_flag=True, help="Skip the node-loss run.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Logs and weights of the runs [default: ~/.local/state/seifer/bench-cluster].",
+)
+def command(
+    quick: bool, out_dir: Path, sizes: str | None, codec_workers: int, seed: int, resnet50: bool | None,
+    no_loss: bool, run_dir: Path | None,
+) -> None:  # fmt: skip
+    """Throughput and latency against cluster size, measured against predicted throughput, the codecs,
+    CPU seconds and bytes sent per inference per node, and a node loss taken over by the plan's backup,
+    all with real HTTP requests through the dispatcher on an emulated network (needs root).
+
+    Clusters: a gateway (dispatcher, no stages) at the centre of a 150 m square and N workers placed by a
+    seeded draw (nested: N workers are the first N of the draw), links log2(1 + 283230/d^2) Mbit/s,
+    worker 1 with memory for the whole model and the others for about half of it. MobileNetV2 (seed 7),
+    planner objective "communication", codec none unless compared.
+
+    \b
+    Examples:
+      seifer bench cluster --quick
+      seifer bench cluster --out docs/bench-cluster
+    """
+    from seifer_iac.local import cluster_bench as cb
+    from seifer_iac.local import cluster_report as report
+    from seifer_iac.local import netns
+    from seifer_iac.local.cluster_gen import ClusterShape
+
+    ok, reason = netns.available()
+    if not ok:
+        click.echo(f"error: the cluster benchmark needs the network emulator: {reason}", err=True)
+        sys.exit(2)
+    chosen = _sizes(sizes, quick)
+    with_resnet = (not quick) if resnet50 is None else resnet50
+    experiments = cb.Experiments(
+        sizes=chosen,
+        codec_workers=codec_workers,
+        codecs=CODECS,
+        loss_workers=None if no_loss else codec_workers,
+        resnet_sizes=(1, 8) if with_resnet else (),
+        spread_seeds=20 if quick else 50,
+    )
+    settings = cb.BenchSettings(
+        run_dir=run_dir or Path.home() / ".local" / "state" / "seifer" / "bench-cluster",
+        shape=ClusterShape(workers=1, seed=seed),
+        target_s=10.0 if quick else 20.0,
+        min_requests=12 if quick else 16,
+        max_requests=40 if quick else 80,
+        loss_requests=40 if quick else 60,
+    )
+    # ResNet50 needs ~100 MiB of weights: "small" workers hold about half of it, worker 1 all of it.
+    resnet_shape = ClusterShape(workers=1, seed=seed, big_memory="640Mi", small_memory="400Mi")
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        click.echo(f"[{time.perf_counter() - started:6.0f}s] {message}", err=True)
+
+    try:
+        results = cb.run_all(experiments, settings, say, resnet_shape=resnet_shape)
+    except (netns.EmulatorError, RuntimeError, OSError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    invoked = "seifer bench cluster " + " ".join(sys.argv[sys.argv.index("cluster") + 1 :]) \
+        if "cluster" in sys.argv else "seifer bench cluster"  # fmt: skip
+    lines = report.report_lines(results, invoked.strip())
+    for line in lines:
+        click.echo(line)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = report.write_csv(results, out_dir / "cluster.csv")
+    png_path = report.plot(results, out_dir / "cluster.png")
+    md_path = out_dir / "cluster.md"
+    md_path.write_text("\n".join(["# seifer bench cluster", "", *lines]) + "\n")
+    click.echo(f"\nwrote {csv_path}, {png_path}, {md_path}")
