@@ -80,13 +80,16 @@ def compute_cost_s(cost: CostModel, flops: int, flops_per_s: float) -> float:
     return compute_seconds(flops, flops_per_s)
 
 
-def link_seconds(cost: CostModel, raw_bytes: int, bits_per_s: float) -> float:
-    """Time to send a raw tensor of `raw_bytes` over a link: 0 on the same node, inf with no link."""
+def link_seconds(
+    cost: CostModel, raw_bytes: int, bits_per_s: float, shape: tuple[int, ...] | None = None
+) -> float:
+    """Time to send a raw tensor of `raw_bytes` (and `shape`, which makes fixed-rate ZFP exact) over a
+    link: 0 on the same node, inf with no link."""
     if math.isinf(bits_per_s):
         return 0.0
     if bits_per_s <= 0:
         return math.inf
-    return (cost.codec.wire_bytes(raw_bytes) * 8.0) / bits_per_s
+    return (cost.codec.wire_bytes(raw_bytes, shape) * 8.0) / bits_per_s
 
 
 def mib(n_bytes: float) -> str:

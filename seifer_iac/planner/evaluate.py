@@ -32,6 +32,11 @@ def _tensor_bytes(problem: Problem, boundary: int) -> int:
     return problem.profile.input_bytes if boundary == 0 else problem.profile.blocks[boundary - 1].output_bytes
 
 
+def _tensor_shape(problem: Problem, boundary: int) -> tuple[int, ...]:
+    profile = problem.profile
+    return tuple(profile.input_shape if boundary == 0 else profile.blocks[boundary - 1].output_shape)
+
+
 def stage_memory(problem: Problem, first: int, last: int) -> int:
     blocks = problem.profile.blocks[first : last + 1]
     return stage_memory_bytes(
@@ -47,7 +52,9 @@ def _link(problem: Problem, boundary: int, source: str, target: str, dispatcher_
     if dispatcher_end and not problem.cost.dispatcher_links:
         return 0.0
     bits_per_s = problem.cluster.bandwidth(source, target)
-    return link_seconds(problem.cost, _tensor_bytes(problem, boundary), bits_per_s)
+    return link_seconds(
+        problem.cost, _tensor_bytes(problem, boundary), bits_per_s, _tensor_shape(problem, boundary)
+    )
 
 
 def structure_problems(problem: Problem, placement: Placement) -> list[str]:
@@ -145,8 +152,12 @@ def build_plan(
                 param_bytes=sum(b.param_bytes for b in span),
                 flops=flops,
                 compute_s=compute_seconds(flops, host.flops_per_s),
-                bytes_in=problem.cost.codec.wire_bytes(_tensor_bytes(problem, first)),
-                bytes_out=problem.cost.codec.wire_bytes(_tensor_bytes(problem, last + 1)),
+                bytes_in=problem.cost.codec.wire_bytes(
+                    _tensor_bytes(problem, first), _tensor_shape(problem, first)
+                ),
+                bytes_out=problem.cost.codec.wire_bytes(
+                    _tensor_bytes(problem, last + 1), _tensor_shape(problem, last + 1)
+                ),
                 link_out_s=_link(problem, last + 1, node, target, dispatcher_end=is_last),
             )
         )

@@ -67,6 +67,11 @@ def raw_tensor_bytes(problem: Problem) -> list[int]:
     return [problem.profile.input_bytes] + [b.output_bytes for b in problem.profile.blocks]
 
 
+def tensor_shapes(problem: Problem) -> list[tuple[int, ...]]:
+    """Shape of tensor b for b = 0..P, matching raw_tensor_bytes."""
+    return [tuple(problem.profile.input_shape)] + [tuple(b.output_shape) for b in problem.profile.blocks]
+
+
 def stage_memory_table(problem: Problem) -> np.ndarray:
     """memory[i, j] = bytes blocks i..j need as one stage (cost.stage_memory_bytes, vectorised)."""
     blocks = problem.profile.blocks
@@ -105,15 +110,16 @@ def build_instance(problem: Problem) -> Instance:
     stage_s = np.where(fits, compute, INF)
 
     raw = raw_tensor_bytes(problem)
-    wire = np.array([cost.codec.wire_bytes(r) for r in raw], dtype=np.float64)
+    shapes = tensor_shapes(problem)
+    wire = np.array([cost.codec.wire_bytes(r, s) for r, s in zip(raw, shapes, strict=True)], dtype=np.float64)
     bandwidth = np.array([[cluster.bandwidth(a, b) for b in names] for a in names], dtype=np.float64)
     with np.errstate(divide="ignore"):
         hop_s = (wire[:, None, None] * 8.0) / bandwidth[None]
     hop_s[:, np.arange(n), np.arange(n)] = INF
     d = problem.dispatcher_node
     if cost.dispatcher_links:
-        in_s = np.array([link_seconds(cost, raw[0], cluster.bandwidth(d, w)) for w in names])
-        out_s = np.array([link_seconds(cost, raw[p], cluster.bandwidth(w, d)) for w in names])
+        in_s = np.array([link_seconds(cost, raw[0], cluster.bandwidth(d, w), shapes[0]) for w in names])
+        out_s = np.array([link_seconds(cost, raw[p], cluster.bandwidth(w, d), shapes[p]) for w in names])
     else:
         in_s, out_s = np.zeros(n), np.zeros(n)
     return Instance(

@@ -84,13 +84,32 @@ class Cluster:
         )
 
 
+ZFP_SHORT_HEADER_BITS = 96  # magic 32 + field 52 + short mode 12
+ZFP_LONG_HEADER_BITS = 148  # magic 32 + field 52 + long mode 64 (blocks of more than 2048 bits)
+ZFP_SHORT_MODE_MAX_BITS = 2048
+
+
+def zfp_fixed_rate_bytes(shape: tuple[int, ...], rate: float) -> int:
+    """Exact size of zfpy's fixed-rate stream for a tensor, as the runtime codes it (runtime/codecs.py):
+    size-1 axes dropped, leading axes folded to at most 4 dims, each axis padded to a multiple of 4,
+    every block of 4^d values coded in floor(rate * 4^d) bits, header first, padded to 64-bit words."""
+    dims = [n for n in shape if n != 1] or [1]
+    if len(dims) > 4:
+        dims = [math.prod(dims[:-3]), *dims[-3:]]
+    blocks = math.prod(-(-n // 4) for n in dims)
+    block_bits = math.floor(rate * 4 ** len(dims))
+    header = ZFP_SHORT_HEADER_BITS if block_bits <= ZFP_SHORT_MODE_MAX_BITS else ZFP_LONG_HEADER_BITS
+    return math.ceil((header + blocks * block_bits) / 64) * 8
+
+
 @dataclass(frozen=True)
 class Codec:
     """How activations are encoded on the wire.
 
     `ratio` is the compression ratio the planner assumes (original / encoded bytes). It is exact for `none`
-    (1.0) and fixed-rate ZFP (32 / rate for float32); for lz4 and other ZFP modes it is an estimate the
-    spec may set.
+    (1.0); for lz4 and the non-fixed ZFP modes it is an estimate the spec may set. Fixed-rate ZFP is exact
+    when the tensor's shape is known: zfp codes blocks of 4 values per axis, so a 224x224x3 image is coded
+    as 224x224x4 (a third more than 32 / rate suggests), plus a 16-byte stream header.
     """
 
     name: str = "none"
@@ -100,8 +119,10 @@ class Codec:
     tolerance: float | None = None
     ratio: float = 1.0
 
-    def wire_bytes(self, raw_bytes: int) -> int:
-        """Bytes that cross the network for a raw float32 tensor of raw_bytes."""
+    def wire_bytes(self, raw_bytes: int, shape: tuple[int, ...] | None = None) -> int:
+        """Bytes that cross the network for a raw float32 tensor of raw_bytes (of `shape`, if known)."""
+        if self.name == "zfp" and self.mode == "rate" and self.rate and shape:
+            return zfp_fixed_rate_bytes(shape, self.rate)
         return math.ceil(raw_bytes / self.ratio)
 
     def as_config(self) -> dict[str, object]:

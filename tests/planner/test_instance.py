@@ -24,11 +24,11 @@ def test_arrays_match_scalar_functions():
     p = 7
     for b in range(1, p):
         raw = problem.profile.blocks[b - 1].output_bytes
+        shape = problem.profile.blocks[b - 1].output_shape
         for u, a in enumerate(inst.names):
             for w, c in enumerate(inst.names):
-                expected = (
-                    math.inf if a == c else link_seconds(problem.cost, raw, problem.cluster.bandwidth(a, c))
-                )
+                bandwidth = problem.cluster.bandwidth(a, c)
+                expected = math.inf if a == c else link_seconds(problem.cost, raw, bandwidth, shape)
                 assert inst.hop_s[b, u, w] == expected
     assert np.all(np.isinf(inst.stage_s[:, 3, :3]))  # j < i is never a stage
 
