@@ -38,17 +38,26 @@ class Outcome:
         return self.status == 200
 
 
-def encode_body(input_name: str, array: np.ndarray) -> bytes:
-    """The Open Inference Protocol v2 JSON body for one FP32 input."""
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+def encode_body(input_name: str, array: np.ndarray) -> tuple[bytes, int]:
+    """(body, JSON header length) of a v2 request for one FP32 input in the binary tensor extension, as
+    Triton clients send it: parsing 150k floats of JSON would cost the dispatcher ~0.1 CPU s per request
+    and make the host, not the links, the bottleneck under measurement."""
+    raw = np.ascontiguousarray(array, dtype="<f4").tobytes()
     tensor = {"name": input_name, "shape": list(array.shape), "datatype": "FP32"}
-    tensor["data"] = np.asarray(array, dtype=np.float32).reshape(-1).tolist()
-    return json.dumps({"inputs": [tensor]}).encode()
+    tensor["parameters"] = {"binary_data_size": len(raw)}
+    header = json.dumps({"inputs": [tensor], "parameters": {"binary_data_output": True}}).encode()
+    return header + raw, len(header)
 
 
-def answer_digest(body: bytes) -> str:
-    """A short digest of the first output's values (equal answers, equal digests)."""
-    output = json.loads(body)["outputs"][0]
-    values = np.asarray(output["data"], dtype=np.float32)
+def answer_digest(body: bytes, header_length: str | None = None) -> str:
+    """A short digest of the first output's values (equal answers, equal digests), JSON or binary."""
+    if header_length is None:
+        values = np.asarray(json.loads(body)["outputs"][0]["data"], dtype=np.float32)
+    else:
+        values = np.frombuffer(body[int(header_length) :], dtype="<f4")
     return hashlib.sha256(values.tobytes()).hexdigest()[:12]
 
 
@@ -103,7 +112,9 @@ class Streamer:
         which = index % len(self.bodies)
         started = time.perf_counter()
         try:
-            conn.request("POST", self.path, self.bodies[which], {"Content-Type": "application/json"})
+            payload, header_length = self.bodies[which]
+            headers = {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(header_length)}
+            conn.request("POST", self.path, payload, headers)
             response = conn.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException) as error:
@@ -112,7 +123,9 @@ class Streamer:
         if response.status != 200:
             reason = body.decode(errors="replace")[:200]
             return Outcome(index, which, started, finished, response.status, "", reason), True
-        return Outcome(index, which, started, finished, 200, answer_digest(body)), True
+        return Outcome(
+            index, which, started, finished, 200, answer_digest(body, response.getheader(HEADER_LENGTH))
+        ), True
 
     def run(
         self,
