@@ -186,9 +186,10 @@ def local_pod(
     command = [*container.get("command", []), *container.get("args", [])]
     if not command:
         raise LocalPodError(f"Deployment {name}: the container has no command")
+    mapped = [map_path(token, paths) for token in command]
     if command[0] in ("python", "python3"):
-        command[0] = python
-    argv = tuple(map_path(token, paths) for token in command)
+        mapped[0] = python  # after mapping: this machine's interpreter may itself live under /tmp
+    argv = tuple(mapped)
     env = tuple((e["name"], map_path(e.get("value", ""), paths)) for e in container.get("env", []))
     node = planned_node(deployment)
     probe = container.get("readinessProbe", {}).get("httpGet")

@@ -141,6 +141,13 @@ def test_a_pod_is_its_container_with_local_paths_and_addresses(manifests, tmp_pa
     assert config["listen"]["address"] == "10.0.0.1"  # its own address, never every interface
 
 
+def test_an_interpreter_under_a_mount_point_is_left_alone(manifests, tmp_path):
+    pods = local_pods(
+        manifests, lambda node: "127.0.0.1", str(tmp_path), python="/tmp/clone/.venv/bin/python"
+    )
+    assert pods[0].argv[0] == "/tmp/clone/.venv/bin/python"
+
+
 def test_planned_node_prefers_the_preferred_term(manifests):
     assert planned_node(manifests[2]) == "pi-1"
     assert service_nodes(manifests)["p-stage-1.ns.svc.cluster.local"] == "pi-1"
