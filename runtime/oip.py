@@ -141,43 +141,27 @@ def parse_infer_request(body: Any, spec: TensorSpec, binary: bytes = b"") -> tup
     return request_id, array.reshape(shape)
 
 
+def _response(
+    model_name: str, model_version: str, request_id: str, output_name: str, array: np.ndarray, data: dict
+) -> dict[str, Any]:
+    tensor = {"name": output_name, "datatype": NUMPY_TO_OIP.get(array.dtype.name, "FP32")}
+    tensor.update(shape=list(array.shape), **data)
+    return {"model_name": model_name, "model_version": model_version, "id": request_id, "outputs": [tensor]}
+
+
 def infer_response(
     model_name: str, model_version: str, request_id: str, output_name: str, array: np.ndarray
 ) -> dict[str, Any]:
     """The v2 infer response with one output tensor (row-major flat data)."""
-    datatype = NUMPY_TO_OIP.get(array.dtype.name, "FP32")
-    return {
-        "model_name": model_name,
-        "model_version": model_version,
-        "id": request_id,
-        "outputs": [
-            {
-                "name": output_name,
-                "datatype": datatype,
-                "shape": list(array.shape),
-                "data": array.reshape(-1).tolist(),
-            }
-        ],
-    }
+    data = {"data": array.reshape(-1).tolist()}
+    return _response(model_name, model_version, request_id, output_name, array, data)
 
 
 def infer_response_binary(
     model_name: str, model_version: str, request_id: str, output_name: str, array: np.ndarray
 ) -> tuple[bytes, bytes]:
     """(JSON header, raw output bytes) of a binary-extension response."""
-    datatype = NUMPY_TO_OIP.get(array.dtype.name, "FP32")
     raw = np.ascontiguousarray(array, dtype=np.dtype(array.dtype).newbyteorder("<")).tobytes()
-    header = {
-        "model_name": model_name,
-        "model_version": model_version,
-        "id": request_id,
-        "outputs": [
-            {
-                "name": output_name,
-                "datatype": datatype,
-                "shape": list(array.shape),
-                "parameters": {"binary_data_size": len(raw)},
-            }
-        ],
-    }
+    data = {"parameters": {"binary_data_size": len(raw)}}
+    header = _response(model_name, model_version, request_id, output_name, array, data)
     return json.dumps(header).encode(), raw
