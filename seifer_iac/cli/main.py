@@ -4,8 +4,12 @@ importing TensorFlow or Pulumi."""
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
+
+# TensorFlow's C++ start-up chatter (CPU feature notes, absl warnings) is noise to a user; errors remain.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # name -> (module defining `command`, one-line help shown by `seifer --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
