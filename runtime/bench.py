@@ -10,7 +10,7 @@ Three questions, answered on loopback with the real processes (``python -m runti
    ZeroMQ, and through the HTTP dispatcher) against the unsplit model under ``tf.function``.
 
 Absolute figures depend on the machine (and on how many cores other work leaves); the markdown notes
-the core count. Also runnable as ``python -m runtime.bench [--quick] [--write docs/benchmarks-runtime.md]``.
+the core count. Also runnable as ``python -m runtime.bench [--quick] [--write docs/benchmarks.md]``.
 """
 
 from __future__ import annotations
@@ -326,7 +326,7 @@ def _http(files: ChainFiles, xs: Sequence[np.ndarray], window: int) -> ChainResu
         latencies = list(pool.map(timed, xs))
     elapsed = time.perf_counter() - start
     return ChainResult(
-        f"3-stage chain via HTTP dispatcher (JSON), {window} clients",
+        f"3-stage chain via HTTP dispatcher (binary tensors), {window} clients",
         len(xs) / elapsed,
         statistics.median(latencies),
     )
@@ -349,7 +349,7 @@ def _speed(codec: str, mbps: float) -> str:
 
 
 def to_markdown(results: Results) -> str:
-    """The tables of docs/benchmarks-runtime.md."""
+    """The tables of docs/benchmarks.md."""
     lines = [
         f"Machine: {platform.machine()}, {results.cores} cores (shared), Python {platform.python_version()}.",
         "",

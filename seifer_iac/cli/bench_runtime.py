@@ -14,7 +14,7 @@ import click
     "write",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write the markdown tables to this file (e.g. docs/benchmarks-runtime.md).",
+    help="Also write the markdown tables to this file (e.g. docs/benchmarks.md).",
 )
 def command(quick: bool, write: Path | None) -> None:
     """Measure the runtime on this machine and print markdown tables.

@@ -1,6 +1,6 @@
 """Tables, CSV and plot of `seifer bench cluster`: pure formatting of the measured values (and one PNG).
 
-One markdown table per experiment (so stdout, the CSV and docs/benchmarks-cluster.md say the same thing),
+One markdown table per experiment (so stdout, the CSV and docs/benchmarks.md say the same thing),
 one CSV row per configuration or per node, one figure with a panel per experiment.
 """
 
