@@ -14,22 +14,18 @@ from typing import Any
 
 import numpy as np
 
-NUMPY_TO_OIP = {
-    "bool": "BOOL",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "float16": "FP16",
-    "float32": "FP32",
-    "float64": "FP64",
-}
-OIP_TO_NUMPY = {v: k for k, v in NUMPY_TO_OIP.items()}
-HEADER_LENGTH = "Inference-Header-Content-Length"
+from runtime.oip import DATATYPES as OIP_TO_NUMPY
+from runtime.oip import HEADER_LENGTH, NUMPY_TO_OIP
+
+__all__ = [
+    "HEADER_LENGTH",
+    "NUMPY_TO_OIP",
+    "OIP_TO_NUMPY",
+    "InferError",
+    "infer",
+    "model_metadata",
+    "wait_ready",
+]
 
 
 class InferError(RuntimeError):

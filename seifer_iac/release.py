@@ -49,7 +49,7 @@ def plan_for_spec(spec: Spec, profile: Profile, without: Iterable[str] = ()) -> 
     return plan_spec(spec, profile, without=tuple(without))
 
 
-def _model_of(spec: Spec) -> Any:
+def model_of(spec: Spec) -> Any:
     """The Keras model whose partitions the stages run (a profile alone carries no weights)."""
     import keras
 
@@ -76,7 +76,7 @@ def partition_blobs_for(spec: Spec, plan: Plan) -> list[bytes]:
     from seifer_iac.model.split import partition_blobs
 
     ranges = [(stage.first_block, stage.last_block) for stage in plan.stages]
-    return [part.blob for part in partition_blobs(_model_of(spec), ranges)]
+    return [part.blob for part in partition_blobs(model_of(spec), ranges)]
 
 
 def build_release(

@@ -25,7 +25,7 @@ def run_demo(
     release: Release, running: RunningPipeline, requests: int, emulated: bool, say: Callable[[str], None]
 ) -> bool:
     """True when every request was answered and the checked answers match the unsplit model."""
-    from seifer_iac.release import _model_of as reference_model
+    from seifer_iac.release import model_of as reference_model
 
     spec, plan, profile = release.spec, release.plan, release.profile
     shape = tuple(profile.input_shape)

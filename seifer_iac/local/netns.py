@@ -37,10 +37,9 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from seifer_iac.local.procs import alive
-from seifer_iac.local.signals import shielded, terminate_as_exception
+from seifer_iac.local.signals import SignalScoped, shielded, terminate_as_exception
 from seifer_iac.spec.model import Cluster
 
 Argv = list[str]
@@ -374,7 +373,7 @@ def available() -> tuple[bool, str]:
     return True, "ok"
 
 
-class Emulator:
+class Emulator(SignalScoped):
     """The emulated network of one pipeline, alive inside a `with` block and gone after it, whatever happens.
 
     Entering removes leftovers of a crashed run of the same pipeline, then builds; a failure while building
@@ -386,23 +385,6 @@ class Emulator:
         self._execute = executor
         self._signals = terminate_as_exception()
         self._up = False
-
-    def __enter__(self) -> Emulator:
-        self._signals.__enter__()
-        try:
-            self.start()
-        except BaseException:
-            self._signals.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            self.close()
-        finally:
-            self._signals.__exit__(None, None, None)
 
     def start(self) -> None:
         """Build the network (idempotent per pipeline: stale leftovers are removed first)."""

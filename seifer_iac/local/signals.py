@@ -10,10 +10,12 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
+from typing import TypeVar
 
 HANDLED = (signal.SIGTERM, signal.SIGINT)
+_Scoped = TypeVar("_Scoped", bound="SignalScoped")
 
 
 class Terminated(SystemExit):
@@ -67,3 +69,38 @@ def shielded() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+class SignalScoped:
+    """Base of the local runner's resource owners (emulated network, supervised processes).
+
+    `with` installs `terminate_as_exception`, runs `start()`, and always runs `close()` on the way out
+    (also when start fails half-way), so a Ctrl-C or `seifer down` never leaves namespaces or processes.
+    Subclasses set `self._signals = terminate_as_exception()` and define an idempotent `close`.
+    """
+
+    _signals: AbstractContextManager[None]
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Scoped) -> _Scoped:
+        self._signals.__enter__()
+        try:
+            self.start()
+        except BaseException:
+            try:
+                self.close()
+            finally:
+                self._signals.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.close()
+        finally:
+            self._signals.__exit__(None, None, None)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runtime.oip import HEADER_LENGTH
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -36,9 +38,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status == 200
-
-
-HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
 def encode_body(input_name: str, array: np.ndarray) -> tuple[bytes, int]:

@@ -23,13 +23,12 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 from seifer_iac.local import runstate
 from seifer_iac.local.procs import proc_start_ticks, signal_group
 from seifer_iac.local.progress import Progress
-from seifer_iac.local.signals import shielded, terminate_as_exception
+from seifer_iac.local.signals import SignalScoped, shielded, terminate_as_exception
 
 LOG_DIR = "logs"
 POLL_S = 0.1
@@ -117,7 +116,7 @@ class _Slot:
     history: list[int] = field(default_factory=list)
 
 
-class Supervisor:
+class Supervisor(SignalScoped):
     """Runs `specs` until closed. Use as a context manager: exit stops every process, whatever happened.
 
     SIGTERM/SIGINT inside the block raise `Terminated` (see `signals`), so `seifer down --local` can stop a
@@ -151,24 +150,6 @@ class Supervisor:
         self._signals = terminate_as_exception()
 
     # lifecycle -------------------------------------------------------------------------------------------
-
-    def __enter__(self) -> Supervisor:
-        self._signals.__enter__()
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            self._signals.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            self.stop()
-        finally:
-            self._signals.__exit__(None, None, None)
 
     @property
     def state_path(self) -> Path:
@@ -208,6 +189,9 @@ class Supervisor:
                     slot.popen = None
                     slot.ready = False
                 self.state_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.stop()
 
     def serve_forever(self) -> None:
         """Block until a signal (SIGTERM/SIGINT raise `Terminated` inside the `with` block)."""
