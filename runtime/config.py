@@ -70,6 +70,15 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
+class BackendConfig:
+    """What runs the partition: ``litert`` (a .tflite flatbuffer) or ``tensorflow`` (a Keras blob)."""
+
+    name: str = "litert"
+    precision: str = "fp32"
+    threads: int = 1
+
+
+@dataclass(frozen=True)
 class StageConfig:
     pipeline: str
     stage: int
@@ -83,6 +92,9 @@ class StageConfig:
     codec: CodecSpec
     queue_depth: int
     weights: WeightsConfig
+    backend: BackendConfig
+    input: TensorSpec
+    output: TensorSpec
     address: str = "0.0.0.0"
     heartbeat_ms: int = 1000
     log_level: str = "INFO"
@@ -156,6 +168,13 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
             http_port=data["listen"]["httpPort"],
             next=Endpoint(data["next"]["host"], data["next"]["port"]),
             weights=WeightsConfig(w.get("dir", DEFAULT_WEIGHTS_DIR), w["sha256"], w["size"], chunks),
+            backend=BackendConfig(
+                data["backend"]["name"],
+                data["backend"].get("precision", "fp32"),
+                data["backend"].get("threads", 1),
+            ),
+            input=_tensor(data["input"]),
+            output=_tensor(data["output"]),
             **common,
         )
     attempt_timeout = data.get("attemptTimeoutSeconds", data["deadlineSeconds"] / data["maxAttempts"])

@@ -69,14 +69,23 @@ def write_chain(
     plan_hash: str = "test-plan",
     queue_depth: int = 2,
     chunk_size: int = 64 * 1024,
+    tensors: Sequence[dict[str, Any]] | None = None,
+    backend: dict[str, Any] | None = None,
     **dispatcher: Any,
 ) -> ChainFiles:
     """Write chunks and configs for ``len(blobs)`` stages; ``codecs[0]`` is the dispatcher's, ``codecs[i]``
-    stage i's outgoing codec. Extra keyword arguments are camelCase dispatcher keys (deadlineSeconds...)."""
+    stage i's outgoing codec. ``tensors[0]`` is stage 1's input, ``tensors[i]`` stage i's output (default:
+    the input spec, then the output spec for every stage). ``backend`` is every stage's backend object
+    (default tensorflow, for Keras partition blobs). Extra keyword arguments are camelCase dispatcher keys
+    (deadlineSeconds...)."""
     directory = Path(directory)
     stages = len(blobs)
     if len(codecs) != stages + 1:
         raise ValueError(f"need {stages + 1} codecs (dispatcher + each stage), got {len(codecs)}")
+    tensors = list(tensors) if tensors is not None else [input_spec, *([output_spec] * stages)]
+    if len(tensors) != stages + 1:
+        raise ValueError(f"need {stages + 1} tensors (the input + each stage's output), got {len(tensors)}")
+    backend = backend or {"name": "tensorflow"}
     ports = free_ports(2 + 2 * stages)
     http_port, result_port = ports[0], ports[1]
     data_ports, stage_http = tuple(ports[2 : 2 + stages]), tuple(ports[2 + stages :])
@@ -104,6 +113,9 @@ def write_chain(
             "next": {"host": "127.0.0.1", "port": result_port if last else data_ports[index]},
             "codec": codecs[index],
             "weights": weights,
+            "backend": backend,
+            "input": tensors[index - 1],
+            "output": tensors[index],
         }
         path = directory / f"stage-{index}.json"
         path.write_text(json.dumps(config, indent=1))

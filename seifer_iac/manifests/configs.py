@@ -58,8 +58,28 @@ def _common(spec: Spec, plan: Plan) -> dict[str, Any]:
     }
 
 
-def stage_config(spec: Spec, plan: Plan, stage: Stage, artifact: PartitionArtifact) -> dict[str, Any]:
+def backend_config(spec: Spec, stage: Stage) -> dict[str, Any]:
+    """What runs the partition; threads = the node's cpus (at least one), as the pod's CPU limit says."""
+    threads = max(1, int(spec.cluster.node(stage.node).cpus))
+    return {"name": spec.runtime.backend, "precision": spec.runtime.precision, "threads": threads}
+
+
+def stage_tensors(profile: Profile, stage: Stage) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stage's input and output tensors (batch axis as in the profile: 1)."""
+    if stage.first_block == 0:
+        inp = _tensor(profile.input_name, profile.input_shape, profile.input_dtype)
+    else:
+        before = profile.blocks[stage.first_block - 1]
+        inp = _tensor(before.name, before.output_shape, before.output_dtype)
+    last = profile.blocks[stage.last_block]
+    return inp, _tensor(last.name, last.output_shape, last.output_dtype)
+
+
+def stage_config(
+    spec: Spec, plan: Plan, stage: Stage, artifact: PartitionArtifact, profile: Profile
+) -> dict[str, Any]:
     """Role `stage`: listen on its own ports, push to the next stage (the last one to the dispatcher)."""
+    inp, out = stage_tensors(profile, stage)
     last = stage.index == len(plan.stages)
     if last:
         target = {"host": service_host(spec, dispatcher_name(spec)), "port": RESULT_PORT}
@@ -78,6 +98,9 @@ def stage_config(spec: Spec, plan: Plan, stage: Stage, artifact: PartitionArtifa
             "size": artifact.size,
             "chunks": [chunk.as_config() for chunk in artifact.chunks],
         },
+        "backend": backend_config(spec, stage),
+        "input": inp,
+        "output": out,
     }
 
 

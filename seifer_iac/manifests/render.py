@@ -41,7 +41,7 @@ def render_manifests(
             ns,
             versioned_labels(spec, "stage", stage.index),
             "stage.json",
-            configs.config_json(configs.stage_config(spec, plan, stage, artifact)),
+            configs.config_json(configs.stage_config(spec, plan, stage, artifact, profile)),
         )
         for stage, artifact in zip(plan.stages, artifacts, strict=True)
     ]

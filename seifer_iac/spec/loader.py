@@ -219,6 +219,7 @@ class _Builder:
                     schedulable=raw.get("schedulable", True),
                     arch=raw.get("arch"),
                     labels=tuple(sorted(raw.get("labels", {}).items())),
+                    cpus=float(raw.get("cpus", 1)),
                 )
             )
         if not any(n.schedulable for n in nodes):
@@ -322,6 +323,13 @@ class _Builder:
 
     def runtime(self) -> Runtime:
         raw = self.data["runtime"]
+        backend = raw.get("backend", "litert")
+        precision = raw.get("precision", "fp32")
+        if backend == "tensorflow" and precision != "fp32":
+            self.problems.append(
+                f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 only '
+                "(remove runtime.precision or set runtime.backend: litert)"
+            )
         return Runtime(
             image=raw["image"],
             codec=self.codec(raw.get("codec", "none")),
@@ -330,6 +338,8 @@ class _Builder:
                 parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
             ),
             image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
+            backend=backend,
+            precision=precision,
         )
 
     def codec(self, raw: str | dict[str, Any]) -> Codec:

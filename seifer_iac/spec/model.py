@@ -21,6 +21,7 @@ class Node:
     schedulable: bool = True
     arch: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
+    cpus: float = 1.0
 
     @property
     def usable_memory_bytes(self) -> int:
@@ -160,13 +161,23 @@ class Dispatcher:
     max_in_flight: int = 64
 
 
+BACKENDS = ("litert", "tensorflow")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
 @dataclass(frozen=True)
 class Runtime:
+    """How the stages run. `backend` litert runs a converted .tflite flatbuffer at `precision`;
+    tensorflow runs the Keras partition (fp32 only). `memory_overhead_bytes` is an optional extra on top of
+    the backend's measured memory model (seifer_iac/planner/memory.py)."""
+
     image: str
     codec: Codec
     queue_depth: int = 2
     memory_overhead_bytes: int = 0
     image_pull_policy: str = "IfNotPresent"
+    backend: str = "litert"
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ STAGE = {
         "size": 123,
         "chunks": [{"name": "mobilenet-dev-s1-0", "sha256": SHA, "size": 100}],
     },
+    "backend": {"name": "litert", "precision": "fp32", "threads": 1},
+    "input": {"name": "input", "shape": [1, 224, 224, 3], "datatype": "FP32"},
+    "output": {"name": "block_2_add", "shape": [1, 56, 56, 24], "datatype": "FP32"},
 }
 DISPATCHER = {
     "role": "dispatcher",
