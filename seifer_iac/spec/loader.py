@@ -327,8 +327,8 @@ class _Builder:
         precision = raw.get("precision", "fp32")
         if backend == "tensorflow" and precision != "fp32":
             self.problems.append(
-                f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 only '
-                "(remove runtime.precision or set runtime.backend: litert)"
+                f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 '
+                "only (remove runtime.precision or set runtime.backend: litert)"
             )
         return Runtime(
             image=raw["image"],
