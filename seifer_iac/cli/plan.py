@@ -51,7 +51,6 @@ def command(
       seifer plan stacks/dev.pipeline.yaml --write-lock
       seifer plan stacks/dev.pipeline.yaml --check
     """
-    from seifer_iac.artifacts import budget_message
     from seifer_iac.model import ModelError
     from seifer_iac.planner import PlanningError
     from seifer_iac.planner import lock as locks
@@ -82,11 +81,6 @@ def command(
         _fail(str(error))
         return
     plan_diff = diff(lock, decision)
-    for stage in decision.plan.stages:  # say it now, not only when `seifer render` / `pulumi up` refuses
-        if stage.param_bytes > spec.weights.max_configmap_total_bytes:
-            click.echo(
-                "warning: " + budget_message(spec, stage.index, stage.node, stage.param_bytes), err=True
-            )
     if fmt == "json":
         data = decision.plan.to_dict()
         if show_diff or check:

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from seifer_iac.planner.backups import backups_for
-from seifer_iac.planner.evaluate import assess, build_plan, stage_memory
+from seifer_iac.planner.evaluate import assess, build_plan, stage_memory, stage_weight_bytes
 from seifer_iac.planner.lock import PlanLock
 from seifer_iac.planner.plan import Plan
 from seifer_iac.planner.problem import Placement, Problem
@@ -44,10 +44,13 @@ def repair(problem: Problem, placement: Placement) -> Placement | None:
     """Move only the stages that are no longer allowed (node gone, unschedulable, too small) to spare
     hosts, keeping every block range and every other stage; the best such move, or None."""
     hosts = {h.name: h for h in problem.hosts}
+    budget = problem.weight_budget_bytes
     broken = [
         i
         for i, (first, last, node) in enumerate(placement)
-        if node not in hosts or stage_memory(problem, first, last) > hosts[node].usable_memory_bytes
+        if node not in hosts
+        or stage_memory(problem, first, last) > problem.capacity(hosts[node])
+        or (budget is not None and stage_weight_bytes(problem, first, last) > budget)
     ]
     if not broken or len(broken) > MAX_REPAIRED_STAGES:
         return None

@@ -119,9 +119,25 @@ def test_yaml_fixture_is_valid_yaml(spec_dir):
     assert yaml.safe_load(spec_dir(spec_document()).read_text())["metadata"]["name"] == "toy-dev"
 
 
-def test_weights_over_the_configmap_budget_are_flagged_at_plan_time(spec_dir):
+def test_the_weight_budget_is_a_constraint_of_the_plan(spec_dir):
     document = spec_document(distinct_bandwidths())
-    document["weights"] = {"maxTotal": "16Mi"}  # each stage carries 40 MiB of the toy's weights
-    result = CliRunner().invoke(command, [str(spec_dir(document))], catch_exceptions=False)
-    assert result.exit_code == 0
-    assert "warning: stage 1" in result.stderr and "weights.maxTotal" in result.stderr
+    for node in document["cluster"]["nodes"]:
+        node["memory"] = "1Gi"  # one stage could hold the whole model: only the budget splits it
+    document["planner"]["objective"] = "communication"
+    document["weights"] = {"maxTotal": "40Mi"}  # the toy's blocks carry 20 MiB each
+    result = run(str(spec_dir(document)), "--format", "json")
+    assert result.exit_code == 0, result.output
+    stages = json.loads(result.output)["stages"]
+    assert len(stages) == 3 and all(s["param_bytes"] <= 40 * 2**20 for s in stages)
+    assert "warning" not in result.stderr
+
+
+def test_an_impossible_weight_budget_names_the_limit_and_the_fix(spec_dir):
+    document = spec_document(distinct_bandwidths())
+    document["weights"] = {"maxTotal": "16Mi"}
+    result = run(str(spec_dir(document)))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: block toy_b0 alone has 20.0 MiB of weights but weights.maxTotal allows 16.0 MiB per stage:"
+        " raise weights.maxTotal to >= 20Mi"
+    ]
