@@ -22,14 +22,20 @@ CPU_REQUEST = "250m"
 TMP_SIZE = "64Mi"
 
 
-def node_affinity(planned: str, allowed: Sequence[str]) -> dict[str, Any]:
-    """Must run on one of `allowed` (the planned node first, then its backups); prefer the planned one."""
+def node_affinity(planned: str, allowed: Sequence[str], architectures: Sequence[str]) -> dict[str, Any]:
+    """Must run on one of `allowed` (the planned node first, then its backups) whose kubernetes.io/arch the
+    image is built for (a node the spec mislabels never gets a pod it cannot run); prefer the planned one."""
     names = list(dict.fromkeys([planned, *allowed]))
     return {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [
-                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": names}]}
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": list(architectures)}
+                        ],
+                        "matchFields": [{"key": "metadata.name", "operator": "In", "values": names}],
+                    }
                 ]
             },
             "preferredDuringSchedulingIgnoredDuringExecution": [

@@ -121,7 +121,9 @@ def stage_deployment(
         f"{ANNOTATION_PREFIX}weights-sha256": artifact.sha256,
         f"{ANNOTATION_PREFIX}blocks": f"{stage.first_block}-{stage.last_block}",
     }
-    pod = pods.pod_spec(container, volumes, pods.node_affinity(stage.node, stage.backups))
+    pod = pods.pod_spec(
+        container, volumes, pods.node_affinity(stage.node, stage.backups, spec.runtime.architectures)
+    )
     return _deployment(spec, stage_name(spec, stage.index), "stage", stage.index, annotations, pod)
 
 
@@ -149,5 +151,5 @@ def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: 
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
     }
     node = spec.dispatcher.node
-    pod = pods.pod_spec(container, volumes, pods.node_affinity(node, [node]))
+    pod = pods.pod_spec(container, volumes, pods.node_affinity(node, [node], spec.runtime.architectures))
     return _deployment(spec, dispatcher_name(spec), "dispatcher", None, annotations, pod)

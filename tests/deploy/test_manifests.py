@@ -99,10 +99,15 @@ def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> 
         affinity = pod["affinity"]["nodeAffinity"]
         (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
         assert term == {
+            "matchExpressions": [
+                {"key": "kubernetes.io/arch", "operator": "In", "values": list(spec.runtime.architectures)}
+            ],
             "matchFields": [
                 {"key": "metadata.name", "operator": "In", "values": [stage.node, *stage.backups]}
-            ]
+            ],
         }
+        for node in (stage.node, *stage.backups):
+            assert spec.cluster.node(node).arch in spec.runtime.architectures
         preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
         assert preferred["matchFields"][0]["values"] == [stage.node]
         assert {t["key"]: t["tolerationSeconds"] for t in pod["tolerations"]} == {
@@ -139,6 +144,7 @@ def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> 
     dispatcher = objects[("Deployment", f"{spec.name}-dispatcher")]["spec"]["template"]["spec"]
     term = dispatcher["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["nodeSelectorTerms"][0]["matchFields"][0]["values"] == [spec.dispatcher.node]
+    assert term["nodeSelectorTerms"][0]["matchExpressions"][0]["key"] == "kubernetes.io/arch"
     assert dispatcher["containers"][0]["command"][2] == "runtime.dispatcher"
 
 
