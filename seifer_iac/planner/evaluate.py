@@ -193,4 +193,6 @@ def build_plan(
         lower_bound_s=min(lower_bound_s, verdict.bottleneck_s),
         algorithm=algorithm,
         proven_optimal=proven_optimal,
+        image=problem.image,
+        dispatcher_memory_bytes=problem.dispatcher_bytes,
     )

@@ -36,6 +36,7 @@ class Problem:
     weight_budget_bytes: int | None = None  # weights.maxTotal: the most weight bytes one stage may carry
     architectures: tuple[str, ...] | None = None  # node archs the image runs on (None: any)
     dispatcher_bytes: int = 0  # what the dispatcher holds on its node, beside any stage there
+    image: str = ""  # the runtime image (recorded in the plan and its lock: a change rolls every pod)
 
     @property
     def hosts(self) -> tuple[Node, ...]:
@@ -87,6 +88,7 @@ def problem_from_spec(spec: Spec, profile: Profile, without: Iterable[str] = ())
         model_version=spec.model.version,
         weight_budget_bytes=spec.weights.max_configmap_total_bytes,
         architectures=spec.runtime.architectures,
+        image=spec.runtime.image,
         dispatcher_bytes=dispatcher_memory_bytes(
             spec.dispatcher.max_in_flight, profile.input_bytes, output_bytes
         ),
