@@ -56,7 +56,11 @@ def render_manifests(
     objects += storage.weight_configmaps(ns, versioned_labels(spec, "weights"), artifacts)
     objects += [dispatcher_config, *stage_configs]
     objects += [network.dispatcher_service(spec), *(network.stage_service(spec, s) for s in plan.stages)]
-    objects += [network.dispatcher_policy(spec, plan), *(network.stage_policy(spec, s) for s in plan.stages)]
+    objects += [
+        network.default_deny_policy(spec),
+        network.dispatcher_policy(spec, plan),
+        *(network.stage_policy(spec, s, len(plan.stages)) for s in plan.stages),
+    ]
     objects.append(
         workloads.dispatcher_deployment(spec, plan, profile, dispatcher_config["metadata"]["name"])
     )
