@@ -35,6 +35,11 @@ def configs_of(manifests) -> dict[str, dict]:
     return found
 
 
+def container_probe_periods(pod) -> dict[str, int]:
+    (container,) = pod["containers"]
+    return {k: container[k]["periodSeconds"] for k in ("startupProbe", "livenessProbe", "readinessProbe")}
+
+
 def deployments(manifests) -> dict[str, dict]:
     return {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
 
@@ -112,9 +117,11 @@ def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> 
         preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
         assert preferred["matchFields"][0]["values"] == [stage.node]
         assert {t["key"]: t["tolerationSeconds"] for t in pod["tolerations"]} == {
-            "node.kubernetes.io/not-ready": 5,
-            "node.kubernetes.io/unreachable": 5,
+            "node.kubernetes.io/not-ready": 0,
+            "node.kubernetes.io/unreachable": 0,
         }
+        assert container_probe_periods(pod) == {"startupProbe": 1, "livenessProbe": 10, "readinessProbe": 1}
+        assert pod["containers"][0]["startupProbe"]["failureThreshold"] == 300  # 5 minutes to load
         (container,) = pod["containers"]
         assert container["command"] == [
             "python",
