@@ -11,7 +11,6 @@ then deletes the old ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -46,16 +45,14 @@ def referenced_configmaps(manifest: dict[str, Any]) -> list[str]:
     return names
 
 
-def create_resource(
-    manifest: dict[str, Any], opts: pulumi.ResourceOptions, chunk_directory: Path
-) -> pulumi.CustomResource:
+def create_resource(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """The typed resource of a manifest, with the manifest's dicts passed through unchanged; a weight chunk
     becomes a WeightChunk, which keeps its bytes out of the state (see weights.py)."""
     kind = manifest["kind"]
     name = logical_name(manifest)
     metadata = manifest["metadata"]
     if is_weight_chunk(manifest):
-        return WeightChunk(name, chunk_props(manifest, chunk_directory), opts)
+        return WeightChunk(name, chunk_props(manifest), opts)
     if kind == "Namespace":
         return k8s.core.v1.Namespace(name, metadata=metadata, opts=opts)
     if kind == "ConfigMap":
@@ -73,6 +70,8 @@ def create_resource(
         return k8s.networking.v1.NetworkPolicy(name, metadata=metadata, spec=manifest["spec"], opts=opts)
     if kind == "Deployment":
         return k8s.apps.v1.Deployment(name, metadata=metadata, spec=manifest["spec"], opts=opts)
+    if kind == "PodDisruptionBudget":
+        return k8s.policy.v1.PodDisruptionBudget(name, metadata=metadata, spec=manifest["spec"], opts=opts)
     raise ValueError(f"render_manifests produced a {kind}, which the Pulumi program does not map")
 
 
@@ -89,11 +88,9 @@ class InferencePipeline(pulumi.ComponentResource):
         manifests: Sequence[dict[str, Any]],
         outputs: dict[str, Any],
         opts: pulumi.ResourceOptions | None = None,
-        chunk_directory: Path | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        chunks = chunk_directory or chunk_dir()
-        write_chunk_files(manifests, chunks)
+        write_chunk_files(manifests, chunk_dir())  # the WeightChunk provider reads them at `pulumi up`
         self.resources: dict[str, pulumi.CustomResource] = {}
         namespace: list[pulumi.Resource] = []
         configmaps: dict[str, pulumi.Resource] = {}
@@ -101,7 +98,7 @@ class InferencePipeline(pulumi.ComponentResource):
             depends = list(namespace)
             depends += [configmaps[n] for n in referenced_configmaps(manifest) if n in configmaps]
             options = pulumi.ResourceOptions(parent=self, depends_on=depends)
-            resource = create_resource(manifest, options, chunks)
+            resource = create_resource(manifest, options)
             self.resources[logical_name(manifest)] = resource
             if manifest["kind"] == "Namespace":
                 namespace.append(resource)

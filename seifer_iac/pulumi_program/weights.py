@@ -58,8 +58,9 @@ def write_chunk_files(manifests: Iterable[dict[str, Any]], directory: Path) -> N
         partial.replace(path)
 
 
-def chunk_props(manifest: dict[str, Any], directory: Path) -> dict[str, Any]:
-    """The resource's inputs (and so its state): everything of the ConfigMap but its bytes."""
+def chunk_props(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The resource's inputs (and so its state): everything of the ConfigMap but its bytes. No path: the
+    state must not change with the machine or workspace that runs `pulumi up`."""
     metadata = manifest["metadata"]
     name = metadata["name"]
     data = base64.b64decode(manifest["binaryData"][name])
@@ -70,15 +71,15 @@ def chunk_props(manifest: dict[str, Any], directory: Path) -> dict[str, Any]:
         "annotations": dict(metadata.get("annotations", {})),
         "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
-        "sourceDir": str(directory),
     }
 
 
-def configmap_from_props(props: dict[str, Any]) -> dict[str, Any]:
-    """The ConfigMap to apply, rebuilt from the recorded props and the chunk file; ValueError when the file
-    is missing or is not the recorded chunk (the resource is never created from other bytes)."""
+def configmap_from_props(props: dict[str, Any], directory: Path | None = None) -> dict[str, Any]:
+    """The ConfigMap to apply, rebuilt from the recorded props and the chunk file in `directory` (default
+    chunk_dir(): the provider runs with the environment of `pulumi up`, as the program does); ValueError
+    when the file is missing or is not the recorded chunk (the resource is never created from other bytes)."""
     name = props["name"]
-    path = Path(props["sourceDir"]) / name
+    path = (directory or chunk_dir()) / name
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -127,8 +128,7 @@ class WeightChunkProvider(pulumi.dynamic.ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
         changed = replaces or [k for k in ("labels", "annotations") if olds.get(k) != news.get(k)]
-        # labels and annotations of an immutable ConfigMap can change in place; sourceDir is where the
-        # bytes wait on this machine, not part of the object
+        # labels and annotations of an immutable ConfigMap can change in place
         return pulumi.dynamic.DiffResult(
             changes=bool(changed), replaces=replaces, delete_before_replace=False
         )

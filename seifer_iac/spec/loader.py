@@ -119,6 +119,12 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
     return spec
 
 
+def default_pull_policy(image: str) -> str:
+    """IfNotPresent for an image pinned by digest (the bytes cannot change); Always for a tag, so every
+    node runs what the tag names now (an offline cluster sets imagePullPolicy or pins a digest)."""
+    return "IfNotPresent" if "@sha256:" in image else "Always"
+
+
 class _Builder:
     """Collects problems while it converts the checked document into values."""
 
@@ -372,7 +378,7 @@ class _Builder:
             memory_overhead_bytes=self.unit(
                 parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
             ),
-            image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
+            image_pull_policy=raw.get("imagePullPolicy", default_pull_policy(raw["image"])),
             backend=backend,
             precision=precision,
             platforms=tuple(raw.get("platforms", ("linux/amd64", "linux/arm64"))),

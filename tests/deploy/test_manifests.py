@@ -314,3 +314,30 @@ def test_the_largest_chunk_size_a_spec_allows_still_fits_one_configmap(dev_relea
     objects = weight_configmaps(spec.namespace, {}, artifacts)
     assert max(c.size for a in artifacts for c in a.chunks) == largest
     assert configmap_size(objects) == []
+
+
+def test_a_disruption_budget_per_stage_and_a_restricted_namespace(any_release) -> None:
+    spec, plan = any_release.spec, any_release.plan
+    objects = by_key(any_release.manifests)
+    budgets = {name for kind, name in objects if kind == "PodDisruptionBudget"}
+    assert budgets == {f"{spec.name}-dispatcher", *(f"{spec.name}-stage-{s.index}" for s in plan.stages)}
+    for stage in plan.stages:
+        budget = objects[("PodDisruptionBudget", f"{spec.name}-stage-{stage.index}")]["spec"]
+        deployment = objects[("Deployment", f"{spec.name}-stage-{stage.index}")]
+        assert budget["maxUnavailable"] == 0 and budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+        assert budget["selector"] == deployment["spec"]["selector"]
+        template = deployment["spec"]["template"]
+        planned = template["metadata"]["annotations"]["seifer.dev/planned-memory"]
+        assert planned == template["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    if spec.create_namespace:
+        labels = objects[("Namespace", spec.namespace)]["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_image_pull_policy_follows_the_reference(dev_release) -> None:
+    from seifer_iac.spec.loader import default_pull_policy
+
+    assert dev_release.spec.runtime.image_pull_policy == "Always"  # a tag: every node pulls what it names
+    assert default_pull_policy("ghcr.io/seifer-iac/runtime@sha256:" + "0" * 64) == "IfNotPresent"
+    deployment = next(m for m in dev_release.manifests if m["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"

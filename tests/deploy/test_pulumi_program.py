@@ -31,6 +31,7 @@ TYPES = {
     "Service": "kubernetes:core/v1:Service",
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Deployment": "kubernetes:apps/v1:Deployment",
+    "PodDisruptionBudget": "kubernetes:policy/v1:PodDisruptionBudget",
 }
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
@@ -92,8 +93,8 @@ def test_program_registers_exactly_the_rendered_manifests(mocks, dev_release):
             if is_weight_chunk(manifest):  # by name and sha256: the bytes wait in a file, not the state
                 assert typ == DYNAMIC
                 recorded = {k: v for k, v in inputs.items() if k != "__provider"}
-                assert recorded == floats(chunk_props(manifest, chunks))
-                assert configmap_from_props(chunk_props(manifest, chunks)) == manifest
+                assert recorded == floats(chunk_props(manifest))
+                assert configmap_from_props(chunk_props(manifest), chunks) == manifest
                 continue
             assert typ == TYPES[manifest["kind"]]
             assert inputs == floats(manifest), name

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from seifer_iac.pulumi_program.figures import stack_row
 from seifer_iac.pulumi_program.state import run_program, state_figures
+from tests.deploy.conftest import ROOT
 
 MIB = 2**20
 
@@ -28,3 +30,5 @@ def test_the_state_holds_names_and_digests_not_weight_bytes(stack, limit_mib, tm
         assert "binaryData" not in json.dumps(inputs)
     files = sorted(p.name for p in (tmp_path / "chunks").iterdir())
     assert files == sorted({c.name for a in release.artifacts for c in a.chunks})
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    assert stack_row(stack, release, figures) in docs, "stale figures: run make docs-figures"

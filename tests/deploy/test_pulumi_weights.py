@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 
 from seifer_iac.pulumi_program.weights import (
+    CHUNK_DIR_ENV,
     KUBECTL_ENV,
     WeightChunkProvider,
     chunk_props,
@@ -28,31 +29,31 @@ def chunks(dev_release, tmp_path: Path):
 def test_the_applied_configmap_is_the_rendered_one(chunks) -> None:
     manifests, directory = chunks
     for manifest in manifests:
-        props = chunk_props(manifest, directory)
-        assert set(props) == {"name", "namespace", "labels", "annotations", "sha256", "size", "sourceDir"}
-        assert configmap_from_props(props) == manifest
+        props = chunk_props(manifest)
+        assert set(props) == {"name", "namespace", "labels", "annotations", "sha256", "size"}
+        assert configmap_from_props(props, directory) == manifest
     kubernetes_validate.validate(
-        configmap_from_props(chunk_props(manifests[0], directory)), "1.29.0", strict=True
+        configmap_from_props(chunk_props(manifests[0]), directory), "1.29.0", strict=True
     )
 
 
 def test_a_changed_or_missing_chunk_file_is_refused(chunks) -> None:
     manifests, directory = chunks
-    props = chunk_props(manifests[0], directory)
+    props = chunk_props(manifests[0])
     path = directory / props["name"]
     path.write_bytes(b"x" + path.read_bytes()[1:])
     with pytest.raises(ValueError, match="does not have sha256"):
-        configmap_from_props(props)
+        configmap_from_props(props, directory)
     path.unlink()
     with pytest.raises(ValueError, match="is not readable"):
-        configmap_from_props(props)
+        configmap_from_props(props, directory)
 
 
 def test_a_chunk_is_replaced_never_updated_and_equal_props_change_nothing(chunks) -> None:
-    manifests, directory = chunks
-    a, b = (chunk_props(m, directory) for m in manifests[:2])
+    manifests, _ = chunks
+    a, b = (chunk_props(m) for m in manifests[:2])
     provider = WeightChunkProvider()
-    same = provider.diff("id", a, dict(a, sourceDir="/elsewhere"))
+    same = provider.diff("id", a, dict(a))
     assert not same.changes and not same.replaces
     other = provider.diff("id", a, b)
     assert other.changes and set(other.replaces) == {"name", "sha256"} | (
@@ -64,6 +65,7 @@ def test_a_chunk_is_replaced_never_updated_and_equal_props_change_nothing(chunks
 
 def test_without_kubectl_the_create_fails_with_one_line(chunks, monkeypatch) -> None:
     manifests, directory = chunks
+    monkeypatch.setenv(CHUNK_DIR_ENV, str(directory))  # the provider finds the bytes as in `pulumi up`
     monkeypatch.setenv(KUBECTL_ENV, str(directory / "no-kubectl"))
     with pytest.raises(RuntimeError, match="No such file"):
-        WeightChunkProvider().create(chunk_props(manifests[0], directory))
+        WeightChunkProvider().create(chunk_props(manifests[0]))
