@@ -26,7 +26,7 @@ from seifer_iac.manifests.naming import (
     stage_name,
     versioned_labels,
 )
-from seifer_iac.planner import problem
+from seifer_iac.planner.memory import dispatcher_bytes
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.profile import Profile
 from seifer_iac.spec.model import Spec
@@ -130,9 +130,10 @@ def stage_deployment(
 
 
 def dispatcher_memory_bytes(spec: Spec, profile: Profile, plan: Plan) -> int:
-    """The figure the planner counted on the dispatcher's node (planner.problem.dispatcher_memory_bytes)."""
+    """The measured dispatcher model (planner/memory.py): its base plus two copies of every in-flight
+    request's input and output (kept for replay after a failure); rounded up to MiB by the quantity."""
     output = profile.blocks[plan.stages[-1].last_block].output_bytes
-    return problem.dispatcher_memory_bytes(spec.dispatcher.max_in_flight, profile.input_bytes, output)
+    return dispatcher_bytes(spec.dispatcher.max_in_flight, profile.input_bytes, output)
 
 
 def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: str) -> dict[str, Any]:

@@ -35,11 +35,12 @@ def _over_weight_budget(problem: Problem) -> str | None:
     if budget is None:
         return None
     for block in problem.profile.blocks:
-        if block.param_bytes > budget:
+        weights = problem.weight_bytes(block.param_bytes)
+        if weights > budget:
+            need = math.ceil(weights / 2**20)
             return (
-                f"block {block.name} alone has {mib(block.param_bytes)} of weights but weights.maxTotal"
-                f" allows {mib(budget)} per stage: raise weights.maxTotal to >="
-                f" {math.ceil(block.param_bytes / 2**20)}Mi"
+                f"block {block.name} alone has {mib(weights)} of weights but weights.maxTotal"
+                f" allows {mib(budget)} per stage: raise weights.maxTotal to >= {need}Mi"
             )
     return None
 

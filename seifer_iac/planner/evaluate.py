@@ -67,8 +67,9 @@ def _why_not_host(problem: Problem, node: str) -> str:
 
 
 def stage_weight_bytes(problem: Problem, first: int, last: int) -> int:
-    """The weight bytes a stage carries as ConfigMaps (what weights.maxTotal limits)."""
-    return sum(b.param_bytes for b in problem.profile.blocks[first : last + 1])
+    """The weight bytes a stage carries as ConfigMaps at the runtime's precision (what weights.maxTotal
+    limits)."""
+    return problem.weight_bytes(sum(b.param_bytes for b in problem.profile.blocks[first : last + 1]))
 
 
 def structure_problems(problem: Problem, placement: Placement) -> list[str]:

@@ -81,10 +81,15 @@ def stage_memory_table(problem: Problem) -> np.ndarray:
     peaks = np.array([b.peak_activation_bytes for b in blocks], dtype=np.int64)
     memory = np.zeros((p, p), dtype=np.int64)
     cost = problem.cost
+    model = cost.memory
     for i in range(p):
         running_peak = np.maximum.accumulate(peaks[i:])
         buffers = cost.buffer_factor * (raw[i] + raw[i + 1 :])
-        memory[i, i:] = params[i + 1 :] - params[i] + running_peak + buffers + cost.memory_overhead_bytes
+        weights = params[i + 1 :] - params[i]
+        # the same IEEE operations, in the same order, as MemoryModel.stage_bytes (plans and tables agree)
+        fitted = model.base_bytes + model.per_weight_byte * weights + model.per_activation_byte * running_peak
+        fitted = fitted + buffers
+        memory[i, i:] = np.ceil(fitted * (1.0 + model.headroom)).astype(np.int64) + cost.memory_overhead_bytes
     return memory
 
 
@@ -108,7 +113,8 @@ def build_instance(problem: Problem) -> Instance:
         compute = np.where(span[None] == 0, 0.0, np.where(speeds[:, None, None] > 0, compute, INF))
     fits = (memory[None] <= caps[:, None, None]) & upper[None]
     if problem.weight_budget_bytes is not None:  # weights.maxTotal: a stage's weights as ConfigMaps
-        fits &= (params[None, 1:] - params[:-1, None] <= problem.weight_budget_bytes)[None]
+        weights = np.floor((params[None, 1:] - params[:-1, None]) * problem.weight_fraction)
+        fits &= (weights <= problem.weight_budget_bytes)[None]
     stage_s = np.where(fits, compute, INF)
 
     raw = raw_tensor_bytes(problem)

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from seifer_iac.planner.cost import CostModel
+from seifer_iac.planner.memory import dispatcher_bytes
 from seifer_iac.profile import Profile
 from seifer_iac.spec.model import Cluster, Node, PlannerOptions, Spec
 
-MEBI = 2**20
-# The dispatcher's fixed resident size (interpreter, libraries, HTTP server) before its in-flight buffers:
-# the one place this figure lives until the measured memory model (planner/memory.py) provides it.
-DISPATCHER_BASE_BYTES = 256 * MEBI
+# What a partition's weights weigh once converted, per fp32 parameter byte (LiteRT: fp16 stores halves,
+# dynamic-range int8 quarters; the flatbuffer's graph is small beside them). TensorFlow blobs are fp32.
+STORED_WEIGHT_FRACTION = {"fp32": 1.0, "fp16": 0.5, "int8": 0.25}
 
 # (first_block, last_block, node) per stage, 0-based inclusive block indices: what a plan decides.
 Placement = tuple[tuple[int, int, str], ...]
@@ -34,6 +34,7 @@ class Problem:
     pipeline: str = "pipeline"
     model_version: str = "1"
     weight_budget_bytes: int | None = None  # weights.maxTotal: the most weight bytes one stage may carry
+    weight_fraction: float = 1.0  # delivered weight bytes per fp32 parameter byte (precision)
     architectures: tuple[str, ...] | None = None  # node archs the image runs on (None: any)
     dispatcher_bytes: int = 0  # what the dispatcher holds on its node, beside any stage there
     image: str = ""  # the runtime image (recorded in the plan and its lock: a change rolls every pod)
@@ -49,6 +50,10 @@ class Problem:
         """The image has a build for the node's architecture (a node of unknown arch is not refused here:
         the pods' kubernetes.io/arch rule still keeps them off a wrong one)."""
         return self.architectures is None or node.arch is None or node.arch in self.architectures
+
+    def weight_bytes(self, param_bytes: int) -> int:
+        """The weight bytes a stage of `param_bytes` (fp32, from the profile) delivers at this precision."""
+        return int(param_bytes * self.weight_fraction)
 
     def capacity(self, node: Node) -> int:
         """Bytes a stage may use on `node`: its usable memory, less the dispatcher's on the dispatcher's
@@ -69,10 +74,9 @@ class Problem:
         return replace(self, cluster=self.cluster.without(frozenset(names)))
 
 
-def dispatcher_memory_bytes(max_in_flight: int, input_bytes: int, output_bytes: int) -> int:
-    """The dispatcher's memory: its fixed base plus every in-flight request's input and output (kept for
-    replay after a failure), twice for decoding copies. The manifest's limit and the planner both use it."""
-    return DISPATCHER_BASE_BYTES + 2 * max_in_flight * (input_bytes + output_bytes)
+def stored_weight_fraction(backend: str, precision: str) -> float:
+    """Bytes a stage's delivered weights hold per fp32 parameter byte of the profile."""
+    return STORED_WEIGHT_FRACTION[precision] if backend == "litert" else 1.0
 
 
 def problem_from_spec(spec: Spec, profile: Profile, without: Iterable[str] = ()) -> Problem:
@@ -89,9 +93,8 @@ def problem_from_spec(spec: Spec, profile: Profile, without: Iterable[str] = ())
         weight_budget_bytes=spec.weights.max_configmap_total_bytes,
         architectures=spec.runtime.architectures,
         image=spec.runtime.image,
-        dispatcher_bytes=dispatcher_memory_bytes(
-            spec.dispatcher.max_in_flight, profile.input_bytes, output_bytes
-        ),
+        weight_fraction=stored_weight_fraction(spec.runtime.backend, spec.runtime.precision),
+        dispatcher_bytes=dispatcher_bytes(spec.dispatcher.max_in_flight, profile.input_bytes, output_bytes),
     )
     gone = tuple(without)
     return problem.without(gone) if gone else problem

@@ -14,6 +14,7 @@ from seifer_iac.planner.evaluate import assess
 from seifer_iac.planner.lock import lock_from_plan
 from seifer_iac.planner.optimise import optimise
 from seifer_iac.planner.problem import problem_from_spec
+from seifer_iac.planner.spec_plan import plan_spec
 from seifer_iac.planner.stability import decide
 from seifer_iac.profile import load_profile
 from seifer_iac.spec import load_spec, spec_from_data
@@ -26,7 +27,7 @@ STACKS = [("edge-lab", "ResNet50"), ("dev", "MobileNetV2")]
 
 def seven_nodes() -> dict:
     nodes = [{"name": "gw", "memory": "4Gi", "speed": 1.0, "schedulable": False}]
-    nodes += [{"name": f"n{i}", "memory": "64Mi", "speed": 1.0 + 0.25 * (i % 3)} for i in range(1, 8)]
+    nodes += [{"name": f"n{i}", "memory": "192Mi", "speed": 1.0 + 0.25 * (i % 3)} for i in range(1, 8)]
     links = [
         {"from": a["name"], "to": b["name"], "bandwidth": f"{20 + (i * 7 + j * 3) % 11 * 4}Mbps"}
         for i, a in enumerate(nodes)
@@ -104,3 +105,14 @@ def test_a_repair_beyond_the_margin_replans_and_says_by_how_much():
     spec, profile = seven_node_case()
     outcomes = [d for *_, d in losses(spec, profile, "repair", margin=0.0)]
     assert any("slower than the optimum (repairMargin 0%), so re-planned" in d.reason for d in outcomes)
+
+
+def test_edge_lab_on_boards_that_hold_the_whole_model_still_plans_within_the_weight_budget():
+    spec, profile = stack_case(*STACKS[0])
+    roomy = tuple(replace(n, memory_bytes=2**31) if n.schedulable else n for n in spec.cluster.nodes)
+    spec = replace(spec, cluster=replace(spec.cluster, nodes=roomy), source_path=None)
+    budget = spec.weights.max_configmap_total_bytes
+    unlimited = replace(spec, weights=replace(spec.weights, max_configmap_total_bytes=2**40))
+    assert len(plan_spec(unlimited, profile, without=["rpi-2"]).stages) == 1  # what render would refuse
+    plan = plan_spec(spec, profile, without=["rpi-2"])
+    assert len(plan.stages) >= 2 and all(s.param_bytes <= budget for s in plan.stages)

@@ -54,7 +54,7 @@ def test_a_stage_beside_the_dispatcher_must_fit_with_it(spec_dir):
     from seifer_iac.planner.problem import problem_from_spec
 
     share = problem_from_spec(spec, load_profile(spec.model.profile)).dispatcher_bytes
-    assert share > 256 * 2**20
+    assert share > 64 * 2**20  # the dispatcher's measured base and its in-flight buffers
     assert on_gateway[0].memory_available_bytes == 2 * 2**30 - share
     # room for the dispatcher or for a stage, not for both: the gateway is never used
     gateway["memory"] = f"{(share + 10 * 2**20) // 2**20}Mi"
