@@ -30,7 +30,8 @@ def test_dev_stack_parses_units(dev_data):
     assert spec.cluster.bandwidth("pi-1", "pi-2") == 20e6  # the default
     assert spec.cluster.bandwidth("pi-1", "pi-1") == math.inf
     assert spec.runtime.codec.name == "lz4"
-    assert spec.runtime.memory_overhead_bytes == 0  # the measured memory model needs no extra
+    assert spec.runtime.memory_overhead_bytes == 0  # the measured memory model counts the runtime
+    assert (spec.runtime.backend, spec.runtime.precision) == ("litert", "fp32")
     assert not spec.cluster.node("gateway").schedulable
 
 
@@ -350,32 +351,3 @@ def test_json_specs_work(tmp_path, dev_data):
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(dev_data))
     assert load_spec(path).name == "mobilenet-dev"
-
-
-def test_networks_are_canonical_and_host_bits_are_refused(dev_data):
-    data = copy.deepcopy(dev_data)
-    data["dispatcher"]["allowFrom"] = ["10.0.0.0/8", "fd00:0::/8"]
-    data["monitoring"] = {"namespaces": ["monitoring"], "allowFrom": ["192.168.1.0/24"]}
-    spec = spec_from_data(data, base_dir=ROOT / "stacks")
-    assert spec.dispatcher.allow_from == ("10.0.0.0/8", "fd00::/8")
-    assert spec.monitoring.namespaces == ("monitoring",) and spec.monitoring.cidrs == ("192.168.1.0/24",)
-    data["monitoring"]["allowFrom"] = ["192.168.1.7/24"]
-    with pytest.raises(SpecError) as error:
-        spec_from_data(data, base_dir=ROOT / "stacks")
-    assert error.value.problems == [
-        'monitoring.allowFrom[0]: "192.168.1.7/24" has host bits set; write 192.168.1.0/24'
-    ]
-
-
-def test_platforms_default_and_the_dispatcher_node_must_match_one(dev_data):
-    spec = load_spec(DEV)
-    assert spec.runtime.platforms == ("linux/amd64", "linux/arm64")
-    assert spec.runtime.architectures == ("amd64", "arm64")
-    data = copy.deepcopy(dev_data)
-    data["runtime"]["platforms"] = ["linux/arm64"]
-    with pytest.raises(SpecError) as error:
-        spec_from_data(data, base_dir=ROOT / "stacks")
-    assert error.value.problems == [
-        'dispatcher.node: "gateway" is amd64 but runtime.platforms has linux/arm64; add linux/amd64'
-        " (and build the image for it) or move the dispatcher"
-    ]
