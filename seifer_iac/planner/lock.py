@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 
+from seifer_iac.planner.errors import PlanningError
 from seifer_iac.planner.plan import Plan
 from seifer_iac.planner.problem import Placement
 from seifer_iac.spec.errors import field_path
@@ -29,8 +30,9 @@ REGENERATE = "fix it or regenerate it with seifer plan SPEC --write-lock"
 INFORMATIONAL = ("bottleneck_s", "objective", "plan_hash")
 
 
-class LockError(ValueError):
-    """A lock file that is not a valid lock: one line naming the file and the field."""
+class LockError(PlanningError, ValueError):
+    """A lock file that is not a valid lock: one line naming the file and the field. A PlanningError, so
+    `seifer render`, `seifer up` and the Pulumi program report it as one line too."""
 
 
 def lock_path(spec_path: str | Path) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from seifer_iac.planner import plan_spec
 from seifer_iac.planner.lock import lock_path, write_lock
 from seifer_iac.profile import load_profile
@@ -75,3 +77,16 @@ def test_a_lock_over_the_weight_budget_is_not_kept(spec_dir):
     document["weights"] = {"maxTotal": "40Mi"}
     spec, plan = _plan(spec_dir, document)
     assert len(plan.stages) == 3 and max(s.param_bytes for s in plan.stages) <= 40 * 2**20
+
+
+def test_a_corrupt_lock_is_a_planning_error_for_every_caller(spec_dir):
+    from seifer_iac.planner import PlanningError
+    from seifer_iac.release import RELEASE_ERRORS
+
+    path = spec_dir(spec_document())
+    lock_path(path).write_text("[1, 2]")
+    spec = load_spec(path)
+    with pytest.raises(RELEASE_ERRORS) as error:  # render, up and the Pulumi program catch these
+        plan_spec(spec, load_profile(spec.model.profile))
+    assert isinstance(error.value, PlanningError)
+    assert str(error.value).startswith(f"{lock_path(path)}: not a valid plan lock: field (top level): ")
