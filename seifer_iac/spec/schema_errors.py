@@ -100,6 +100,11 @@ def _innermost(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+def describe(error: jsonschema.ValidationError) -> str:
+    """One plain sentence for a jsonschema error of any schema (no sub-documents, no schema fragments)."""
+    return _message(_innermost(error))
+
+
 def schema_problems(data: Any) -> list[str]:
     """One 'field: sentence' line per schema violation, in document order."""
     validator = jsonschema.Draft202012Validator(load_schema())

@@ -42,6 +42,13 @@ _DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0}
 _FLOPS_UNITS = {"FLOPS": 1, "KFLOPS": 1e3, "MFLOPS": 1e6, "GFLOPS": 1e9, "TFLOPS": 1e12}
 
 
+# Bounds that keep every later sum and product finite and exact (sizes stay below 2**53, so a float holds
+# them exactly); anything outside is a typo, not a device.
+MAX_SIZE_BYTES = 2**53  # 8 PiB
+MIN_BITS_PER_S, MAX_BITS_PER_S = 1.0, 1e15  # 1 bps .. 1 Pbps
+MIN_FLOPS, MAX_FLOPS = 1.0, 1e18  # 1 FLOP/s .. 1 EFLOP/s
+
+
 class UnitError(ValueError):
     """A value that does not parse; str() is the tail of a field message."""
 
@@ -59,6 +66,27 @@ def _positive(value: float, text: object, what: str) -> float:
     return value
 
 
+def _within(value: float, text: object, what: str, low: float, high: float, shown: str) -> float:
+    _positive(value, text, what)
+    if not low <= value <= high:
+        raise UnitError(f'"{text}" is outside the {what}s SEIFER plans for ({shown})')
+    return value
+
+
+def check_bandwidth(bits_per_s: float, text: object) -> float:
+    return _within(bits_per_s, text, "bandwidth", MIN_BITS_PER_S, MAX_BITS_PER_S, "1bps to 1000000Gbps")
+
+
+def check_flops(flops_per_s: float, text: object) -> float:
+    return _within(flops_per_s, text, "speed", MIN_FLOPS, MAX_FLOPS, "1FLOPS to 1000000000GFLOPS")
+
+
+def _size(count: float, text: object) -> int:
+    if abs(count) > MAX_SIZE_BYTES:
+        raise UnitError(f'"{text}" is larger than 8 PiB; write a size a device can have')
+    return round(count)
+
+
 def parse_size(value: object) -> int:
     """Bytes from an integer or a Kubernetes quantity ("512Mi", "1Gi", "300M")."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -66,7 +94,7 @@ def parse_size(value: object) -> int:
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise UnitError(f'"{value}" is not a finite size')
-        return int(value)
+        return _size(value, value)
     parsed = _split(value)
     if parsed is None or parsed[1] not in _SIZE_UNITS:
         hint = ""
@@ -76,7 +104,7 @@ def parse_size(value: object) -> int:
     number, unit = parsed
     if not math.isfinite(number * _SIZE_UNITS[unit]):
         raise UnitError(f'"{value}" is not a finite size')
-    return round(number * _SIZE_UNITS[unit])
+    return _size(number * _SIZE_UNITS[unit], value)
 
 
 def parse_bandwidth(value: object) -> float:
@@ -84,14 +112,14 @@ def parse_bandwidth(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise UnitError(f'"{value}" is not a bandwidth; write it like 6.5Mbps or 1Gbps')
     if isinstance(value, (int, float)):
-        return _positive(float(value), value, "bandwidth")
+        return check_bandwidth(float(value), value)
     parsed = _split(value)
     if parsed is None or parsed[1] not in _BANDWIDTH_UNITS:
         raise UnitError(
             f'"{value}" is not a bandwidth; use bps, Kbps, Mbps, Gbps (bits) or KB/s, MB/s (bytes)'
         )
     number, unit = parsed
-    return _positive(number * _BANDWIDTH_UNITS[unit], value, "bandwidth")
+    return check_bandwidth(number * _BANDWIDTH_UNITS[unit], value)
 
 
 def parse_duration(value: object) -> float:
@@ -113,7 +141,7 @@ def parse_flops(value: object) -> float:
     if parsed is None or parsed[1] not in _FLOPS_UNITS:
         raise UnitError(f'"{value}" is not a compute speed; use a relative number like 1.5 or e.g. 12GFLOPS')
     number, unit = parsed
-    return _positive(number * _FLOPS_UNITS[unit], value, "speed")
+    return check_flops(number * _FLOPS_UNITS[unit], value)
 
 
 def format_bytes(count: float) -> str:
