@@ -16,6 +16,7 @@ import jsonschema
 
 from seifer_iac.spec.documents import number_problems, read_json
 from seifer_iac.spec.errors import field_path
+from seifer_iac.spec.model import ZFP_MIN_BLOCK_BITS, Codec, zfp_block_bits, zfp_dims, zfp_min_rate
 from seifer_iac.spec.schema_errors import describe
 
 PROFILE_FORMAT = "seifer.profile/v1"
@@ -201,3 +202,22 @@ def profile_from_dict(data: dict[str, Any], source: str = "profile") -> Profile:
 def load_profile(path: str | Path) -> Profile:
     """The profile in a JSON file; DocumentError or ProfileError (both ValueError) name the file and field."""
     return profile_from_dict(read_json(path, "a model profile (.json)"), source=str(path))
+
+
+def codec_problems(profile: Profile, codec: Codec) -> list[str]:
+    """'runtime.codec.rate: ...' when fixed-rate zfp is below what zfpy survives for one of the model's
+    tensors. Every block output can become a hop (a re-plan may cut anywhere), so each is checked, the
+    model's input and output too; one line, for the tensor that needs the highest rate."""
+    if codec.name != "zfp" or codec.mode != "rate" or codec.rate is None:
+        return []
+    tensors = [("the model's input", profile.input_shape)]
+    tensors += [(f"the output of block {b.name!r}", b.output_shape) for b in profile.blocks]
+    worst = max(tensors, key=lambda t: zfp_min_rate(len(zfp_dims(tuple(t[1])))))
+    ndims = len(zfp_dims(tuple(worst[1])))
+    if zfp_block_bits(codec.rate, ndims) >= ZFP_MIN_BLOCK_BITS:
+        return []
+    return [
+        f"runtime.codec.rate: {codec.rate:g} is too low for {worst[0]} (shape {list(worst[1])}, "
+        f"{ndims}-D for zfp): zfp needs {ZFP_MIN_BLOCK_BITS} bits per block of {4**ndims} values, "
+        f"so rate >= {zfp_min_rate(ndims):g}; raise it (or use codec lz4)"
+    ]

@@ -18,6 +18,7 @@ from seifer_iac.spec.documents import (
     MAX_DEPTH,
     MAX_SPEC_BYTES,
     DocumentError,
+    check_regular_file,
     number_problems,
     read_yaml,
     too_deep,
@@ -193,11 +194,19 @@ class _Builder:
     def model(self) -> ModelSource:
         model = self.data["model"]
         for key in ("file", "profile"):
-            if key in model and not (self.base_dir / model[key]).is_file():
+            if key not in model:
+                continue
+            target = self.base_dir / model[key]
+            if not target.exists():
                 self.problems.append(
                     f'model.{key}: "{model[key]}" not found (paths are relative to the spec\'s folder, '
                     f"{self.base_dir})"
                 )
+                continue
+            try:
+                check_regular_file(target, "a model file" if key == "file" else "a model profile")
+            except DocumentError as error:
+                self.problems.append(f'model.{key}: "{model[key]}" {error.problem}')
         app = model.get("application")
         if app is not None and app not in KERAS_APPLICATIONS:
             close = difflib.get_close_matches(app, KERAS_APPLICATIONS, n=1, cutoff=0.5)
