@@ -61,8 +61,10 @@ def check_lock_file(spec_path: str | Path) -> None:
         read_lock(path)
     except LOCK_CONTENT_ERRORS as error:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if isinstance(error, KeyError):
+            text = f"missing field {error}"
         if str(path) not in text:
-            text = f"{path}: not a valid plan lock ({type(error).__name__}: {text})"
+            text = f"{path}: not a valid plan lock ({text})"
         fail(f"plan lock {text}; {fix}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
@@ -109,6 +110,10 @@ def profile_file(path: str | Path, progress: Progress = lambda _: None) -> Profi
         key = f"file-{_file_sha256(path)}-r{PROFILER_REVISION}"
     except (DocumentError, OSError) as error:
         raise ModelError(f"model file {error}") from None
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"model file {path}: not a Keras .keras file (those are zip archives); save one with model.save()"
+        )
     cached = _read(cache_dir() / f"{key}.json")
     if cached is not None:
         return cached

@@ -253,41 +253,48 @@ def _check_events(events: Iterator[Any], source: str) -> None:
 # ---------------------------------------------------------------------------------------------- JSON
 
 
+class Oversized:
+    """A JSON number token too large to keep (beyond 64 bits, or beyond a float): number_problems names
+    its field; the token is never converted (int() of 5,000 digits is slow, then refused)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token[:30] + ("..." if len(self.token) > 30 else "")
+
+
+def _json_int(token: str) -> int | Oversized:
+    if len(token.lstrip("-")) > 19 or abs(int(token)) > MAX_INT:
+        return Oversized(token)
+    return int(token)
+
+
+def _json_float(token: str) -> float | Oversized:
+    value = float(token)
+    return value if math.isfinite(value) else Oversized(token)
+
+
 def parse_json(text: str, source: str) -> Any:
-    """The document of a JSON text: no NaN/Infinity tokens, integers within 64 bits, bounded nesting."""
-
-    def constant(token: str) -> Any:
-        raise _JsonValueError(f"{token} is not a JSON number; write a finite number")
-
-    def integer(token: str) -> int:
-        if len(token.lstrip("-")) > 19 or abs(int(token)) > MAX_INT:
-            raise _JsonValueError(f"{token[:30]}{'...' if len(token) > 30 else ''} does not fit in 64 bits")
-        return int(token)
-
-    def real(token: str) -> float:
-        value = float(token)
-        if not math.isfinite(value):
-            raise _JsonValueError(f"{token[:30]} is too large for a number (over 1.8e308)")
-        return value
-
+    """The document of a JSON text: no NaN/Infinity, integers within 64 bits, bounded nesting; a problem
+    names its field."""
     try:
-        data = json.loads(text, parse_constant=constant, parse_int=integer, parse_float=real)
-    except _JsonValueError as error:
-        raise DocumentError(source, f"{error}") from None
+        data = json.loads(text, parse_int=_json_int, parse_float=_json_float)
     except json.JSONDecodeError as error:
         raise DocumentError(
             source, f"line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})"
         ) from None
     except RecursionError:
-        raise DocumentError(source, f"nested more than {MAX_DEPTH} levels deep") from None
+        raise DocumentError(source, f"nested more than {MAX_DEPTH} levels deep; flatten it") from None
     deep = too_deep(data)
     if deep is not None:
         raise DocumentError(source, f"{deep}: nested more than {MAX_DEPTH} levels deep; flatten it")
+    problems = number_problems(data, limit=1)
+    if problems:
+        raise DocumentError(source, problems[0])
     return data
-
-
-class _JsonValueError(ValueError):
-    pass
 
 
 def too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
@@ -313,7 +320,9 @@ def number_problems(data: Any, limit: int = 20) -> list[str]:
         value, path = stack.pop()
         if isinstance(value, bool):
             continue
-        if isinstance(value, int) and abs(value) > MAX_INT:
+        if isinstance(value, Oversized):
+            problems.append(f"{field_path(path)}: {value!r} is too large (beyond 64 bits)")
+        elif isinstance(value, int) and abs(value) > MAX_INT:
             problems.append(f"{field_path(path)}: {str(value)[:30]}... does not fit in 64 bits")
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{field_path(path)}: {value} is not a finite number")

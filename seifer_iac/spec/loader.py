@@ -374,13 +374,14 @@ class _Builder:
                 f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 '
                 "only (remove runtime.precision or set runtime.backend: litert)"
             )
+        overhead = self.unit(parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0)
+        if overhead < 0:
+            self.problems.append(f'runtime.memoryOverhead: "{raw["memoryOverhead"]}" must be at least 0')
         return Runtime(
             image=raw["image"],
             codec=self.codec(raw.get("codec", "none")),
             queue_depth=raw.get("queueDepth", 2),
-            memory_overhead_bytes=self.unit(
-                parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
-            ),
+            memory_overhead_bytes=max(overhead, 0),
             image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
             backend=backend,
             precision=precision,
@@ -446,6 +447,8 @@ class _Builder:
                 "holds at most 1 MiB"
             )
         total = self.unit(parse_size, raw.get("maxTotal", "64Mi"), "weights.maxTotal", 64 * 1024 * 1024)
+        if total <= 0:
+            self.problems.append(f'weights.maxTotal: "{raw["maxTotal"]}" must be more than zero')
         return WeightsOptions(
             delivery=raw.get("delivery", "configmap"), chunk_bytes=chunk, max_configmap_total_bytes=total
         )
