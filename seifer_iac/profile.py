@@ -152,7 +152,7 @@ def semantic_problems(data: dict[str, Any]) -> list[str]:
             expected = _shape_bytes(block["output_shape"], block["output_dtype"])
             if block["output_bytes"] < expected or (i < last and block["output_bytes"] != expected):
                 problems.append(
-                    f"{where}.output_bytes: {block['output_bytes']} disagrees with output_shape "
+                    f"{where}.output_bytes: {block['output_bytes']} disagrees with {where}.output_shape "
                     f"{block['output_shape']} of {block['output_dtype']} ({expected} bytes)"
                 )
         measured = block.get("measured_s")

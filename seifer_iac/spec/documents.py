@@ -146,6 +146,8 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "another document" in reason:
+            raise DocumentError(source, f"{where}holds more than one YAML document (---); keep one") from None
         if "nesting depth" in reason:  # libyaml's scanner stops at 1000 before our check sees the events
             raise DocumentError(
                 source, f"{where}nested more than {MAX_DEPTH} levels deep; flatten it"

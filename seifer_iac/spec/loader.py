@@ -133,6 +133,7 @@ class _Builder:
         self.base_dir = base_dir
         self.problems: list[str] = []
         self.hints_left = MAX_HINTS
+        self.bandwidth_unknown = False
 
     def bounded_duration(
         self, raw: dict[str, Any], key: str, where: str, default: float, limit: float
@@ -266,6 +267,7 @@ class _Builder:
         default = None
         if "default" in bandwidth:
             default = self.unit(parse_bandwidth, bandwidth["default"], "cluster.bandwidth.default", None)
+            self.bandwidth_unknown = default is None
         links = self.links(bandwidth.get("links", []), set(seen))
         return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default)
 
@@ -304,6 +306,7 @@ class _Builder:
                 )
                 ok = False
             rate = self.unit(parse_bandwidth, raw["bandwidth"], f"{where}.bandwidth", None)
+            self.bandwidth_unknown |= rate is None
             if ok and rate is not None:
                 explicit[key] = (rate, i)
         table = {key: rate for key, (rate, _) in explicit.items()}
@@ -344,7 +347,7 @@ class _Builder:
     def check_reachable(self, cluster: Cluster, start: str) -> None:
         """Every node must be reachable from the dispatcher over links with bandwidth: a breadth-first
         search over the link table, linear in nodes + links (a default bandwidth links every pair)."""
-        if cluster.default_bits_per_s:
+        if cluster.default_bits_per_s or self.bandwidth_unknown:  # a bandwidth already reported is no link
             return
         neighbours: dict[str, list[str]] = defaultdict(list)
         for link in cluster.links:

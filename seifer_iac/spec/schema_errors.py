@@ -23,9 +23,14 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text())
 
 
+SHOWN_CHARACTERS = 60
+
+
 def _show(value: object) -> str:
-    """A value as the user would write it (YAML may hand us dates and other non-JSON types)."""
-    return json.dumps(value, default=str)
+    """A value as the user would write it (YAML may hand us dates and other non-JSON types), cut short:
+    a message quotes a value, never a whole sub-document or a megabyte string."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def _describe_type(value: object) -> str:
@@ -65,12 +70,15 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{_show(value)} must be {_show(error.validator_value)}"
     if validator == "pattern":
         if error.schema.get("pattern", "").startswith("^[a-z]("):
-            return f'"{value}" is not a valid name: start with a lower-case letter, then letters, digits, "-"'
+            return (
+                f"{_show(value)} is not a valid name: start with a lower-case letter, then letters, digits, "
+                '"-"'
+            )
         if error.schema.get("pattern", "").startswith("^[a-z0-9]("):
-            return f'"{value}" is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
+            return f'{_show(value)} is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
         if str(error.schema.get("pattern", "")).startswith("\\."):
-            return f'"{value}" must end in {error.schema["pattern"][2:-1]}'
-        return f'"{value}" has the wrong form ({error.schema.get("description", error.validator_value)})'
+            return f'{_show(value)} must end in {error.schema["pattern"][2:-1]}'
+        return f'{_show(value)} has the wrong form ({error.schema.get("description", error.validator_value)})'
     if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         word = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[validator]
         return f"{_show(value)} must be {word} {error.validator_value}"
@@ -111,5 +119,7 @@ def schema_problems(data: Any) -> list[str]:
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         error = _innermost(error)
-        problems.append(f"{field_path(error.absolute_path)}: {_message(error)}")
+        problem = f"{field_path(error.absolute_path)}: {_message(error)}"
+        if problem not in problems:  # one `required` error per missing key, each naming all of them
+            problems.append(problem)
     return problems
