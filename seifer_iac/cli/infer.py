@@ -96,6 +96,12 @@ def read_array(path: str) -> np.ndarray:
     return array
 
 
+def _finite(value: float) -> float:
+    if not math.isfinite(value):  # click's FloatRange lets NaN through (every comparison with it is false)
+        raise click.BadParameter(f"{value} is not a number of seconds", param_hint="--timeout")
+    return value
+
+
 def check_url(url: str) -> None:
     try:
         parts = urllib.parse.urlsplit(url)
@@ -121,6 +127,7 @@ def check_url(url: str) -> None:
     default=60.0,
     show_default=True,
     type=click.FloatRange(0.001, 86400),
+    callback=lambda _ctx, _param, value: _finite(value),
     help="Seconds to wait for each answer.",
 )
 def command(url: str, input_: str, model: str | None, repeat: int, seed: int, timeout: float) -> None:

@@ -336,8 +336,12 @@ def number_problems(data: Any, limit: int = 20) -> list[str]:
 
 
 def read_yaml(path: str | Path, what: str, max_bytes: int = MAX_SPEC_BYTES) -> Any:
+    """A YAML document, or a JSON one for a `.json` file (strict JSON: no trailing commas, NaN named)."""
     source = str(path)
-    return parse_yaml(read_text(path, what, max_bytes), source)
+    text = read_text(path, what, max_bytes)
+    if source.endswith(".json"):
+        return parse_json(text, source)
+    return parse_yaml(text, source)
 
 
 def read_json(path: str | Path, what: str, max_bytes: int = MAX_JSON_BYTES) -> Any:

@@ -77,8 +77,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         if error.schema.get("pattern", "").startswith("^[a-z0-9]("):
             return f'{_show(value)} is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
         if str(error.schema.get("pattern", "")).startswith("\\."):
-            return f'{_show(value)} must end in {error.schema["pattern"][2:-1]}'
-        return f'{_show(value)} has the wrong form ({error.schema.get("description", error.validator_value)})'
+            return f"{_show(value)} must end in {error.schema['pattern'][2:-1]}"
+        return f"{_show(value)} has the wrong form ({error.schema.get('description', error.validator_value)})"
     if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         word = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[validator]
         return f"{_show(value)} must be {word} {error.validator_value}"
