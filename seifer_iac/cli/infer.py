@@ -6,17 +6,20 @@ Inference Protocol v2 server (the SEIFER dispatcher, KServe, Triton).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import math
+import os
 import socket
 import time
+import tokenize
 import urllib.error
 import urllib.parse
+import zipfile
 from pathlib import Path
 
 import click
 import numpy as np
+import numpy.lib.format as npy_format
 
 from runtime.client import NUMPY_TO_OIP, OIP_TO_NUMPY, InferError, infer, list_models, model_metadata
 from seifer_iac.spec.documents import DocumentError, check_regular_file
@@ -30,7 +33,7 @@ REACH_ERRORS = (
     http.client.HTTPException,
 )
 # What parsing a foreign server's JSON may raise when the answer is not the Open Inference Protocol.
-ANSWER_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
+ANSWER_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 
 
 class ExitCode1(click.ClickException):
@@ -74,23 +77,46 @@ def _random_input(spec: dict, seed: int) -> np.ndarray:
     return rng.integers(0, 2 if dtype == "bool" else 100, size=shape).astype(dtype)
 
 
+NPY_ERRORS = (ValueError, SyntaxError, tokenize.TokenError, EOFError, OSError, TypeError, MemoryError)
+
+
+def _npy_layout(path: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, checked against the file's size before any data is read (a
+    header may claim terabytes; numpy would try to allocate them)."""
+    with open(path, "rb") as handle:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f".npy version {version[0]}.{version[1]} is not supported")
+        data_bytes = os.fstat(handle.fileno()).st_size - handle.tell()
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects (pickles), which are never loaded")
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed != data_bytes:
+        raise ValueError(f"its header promises {claimed:,} bytes of data, the file holds {data_bytes:,}")
+    return shape, dtype
+
+
 def read_array(path: str) -> np.ndarray:
-    """A .npy file as an array; one-line errors for anything else (an empty file, a pipe, pickles)."""
+    """A .npy file as an array; one-line errors for anything else (an empty file, a pipe, pickles, a
+    header that lies about the size)."""
     try:
         check_regular_file(path, "a .npy array or 'random'", MAX_INPUT_BYTES)
     except DocumentError as error:
         raise _bad(f"INPUT {error}") from None
-    try:
-        array = np.load(path, allow_pickle=False)
-    except EOFError:
-        raise _bad(f"INPUT {path}: the file is empty; save an array with numpy.save") from None
-    except (ValueError, OSError) as error:
-        first = (str(error).splitlines() or [type(error).__name__])[0]
-        raise _bad(f"INPUT {path}: not a .npy array ({first}); save one with numpy.save") from None
-    if not isinstance(array, np.ndarray):
-        with contextlib.suppress(AttributeError):
-            array.close()
+    if os.path.getsize(path) == 0:
+        raise _bad(f"INPUT {path}: the file is empty; save an array with numpy.save")
+    if zipfile.is_zipfile(path):
         raise _bad(f"INPUT {path}: holds several arrays (.npz); save one array with numpy.save")
+    try:
+        _npy_layout(path)
+        array = np.load(path, allow_pickle=False)
+    except NPY_ERRORS as error:
+        first = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise _bad(f"INPUT {path}: not a .npy array ({first}); save one with numpy.save") from None
     if array.dtype.name not in NUMPY_TO_OIP:
         raise _bad(f"INPUT {path}: dtype {array.dtype.name} has no Open Inference Protocol datatype")
     return array
