@@ -52,20 +52,23 @@ class Cluster:
     _table: dict[tuple[str, str], float] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
+    _by_name: dict[str, Node] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         table = {(link.source, link.target): link.bits_per_s for link in self.links}
         object.__setattr__(self, "_table", table)
+        by_name: dict[str, Node] = {}
+        for node in self.nodes:
+            by_name.setdefault(node.name, node)  # the first of a repeated name, as a scan would find
+        object.__setattr__(self, "_by_name", by_name)
 
     @property
     def node_names(self) -> tuple[str, ...]:
         return tuple(node.name for node in self.nodes)
 
     def node(self, name: str) -> Node:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        """The node of that name, in constant time (thousands of nodes are looked up per plan)."""
+        return self._by_name[name]
 
     def bandwidth(self, source: str, target: str) -> float:
         """Bits per second from source to target."""
