@@ -36,16 +36,16 @@ REACH_ERRORS = (
 ANSWER_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
 
 
-class ExitCode1(click.ClickException):
-    """The server refused, or could not be reached: the input may be fine."""
+class ServerFailed(click.ClickException):
+    """The server refused, or could not be reached: the input may be fine (exit 1)."""
 
     exit_code = 1
 
 
-def _bad(message: str) -> click.ClickException:
-    error = click.ClickException(message)
-    error.exit_code = 2
-    return error
+class BadInput(click.ClickException):
+    """A bad INPUT, or an answer that is not the protocol (exit 2, like every input error)."""
+
+    exit_code = 2
 
 
 def input_spec(meta: object, url: str, model: str) -> dict:
@@ -54,17 +54,17 @@ def input_spec(meta: object, url: str, model: str) -> dict:
     where = f"{url} metadata of model {model!r}"
     inputs = meta.get("inputs") if isinstance(meta, dict) else None
     if not isinstance(inputs, list) or not inputs or not isinstance(inputs[0], dict):
-        raise _bad(f"{where}: inputs: missing or empty; the server does not say what the model takes")
+        raise BadInput(f"{where}: inputs: missing or empty; the server does not say what the model takes")
     first = inputs[0]
     shape = first.get("shape")
     if not isinstance(first.get("name"), str) or not first["name"]:
-        raise _bad(f"{where}: inputs[0].name: missing or not text")
+        raise BadInput(f"{where}: inputs[0].name: missing or not text")
     if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
-        raise _bad(f"{where}: inputs[0].shape: {str(shape)[:40]} is not a list of integers")
+        raise BadInput(f"{where}: inputs[0].shape: {str(shape)[:40]} is not a list of integers")
     if any(n < -1 or n > 2**31 for n in shape) or math.prod(max(n, 1) for n in shape) > 2**28:
-        raise _bad(f"{where}: inputs[0].shape: {shape[:8]} is not a tensor shape this client sends")
+        raise BadInput(f"{where}: inputs[0].shape: {shape[:8]} is not a tensor shape this client sends")
     if not isinstance(first.get("datatype"), str):
-        raise _bad(f"{where}: inputs[0].datatype: missing or not text")
+        raise BadInput(f"{where}: inputs[0].datatype: missing or not text")
     return first
 
 
@@ -106,19 +106,19 @@ def read_array(path: str) -> np.ndarray:
     try:
         check_regular_file(path, "a .npy array or 'random'", MAX_INPUT_BYTES)
     except DocumentError as error:
-        raise _bad(f"INPUT {error}") from None
+        raise BadInput(f"INPUT {error}") from None
     if os.path.getsize(path) == 0:
-        raise _bad(f"INPUT {path}: the file is empty; save an array with numpy.save")
+        raise BadInput(f"INPUT {path}: the file is empty; save an array with numpy.save")
     if zipfile.is_zipfile(path):
-        raise _bad(f"INPUT {path}: holds several arrays (.npz); save one array with numpy.save")
+        raise BadInput(f"INPUT {path}: holds several arrays (.npz); save one array with numpy.save")
     try:
         _npy_layout(path)
         array = np.load(path, allow_pickle=False)
     except NPY_ERRORS as error:
         first = (str(error).splitlines() or [type(error).__name__])[0][:200]
-        raise _bad(f"INPUT {path}: not a .npy array ({first}); save one with numpy.save") from None
+        raise BadInput(f"INPUT {path}: not a .npy array ({first}); save one with numpy.save") from None
     if array.dtype.name not in NUMPY_TO_OIP:
-        raise _bad(f"INPUT {path}: dtype {array.dtype.name} has no Open Inference Protocol datatype")
+        raise BadInput(f"INPUT {path}: dtype {array.dtype.name} has no Open Inference Protocol datatype")
     return array
 
 
@@ -178,7 +178,7 @@ def command(url: str, input_: str, model: str | None, repeat: int, seed: int, ti
         if model is None:
             models = list_models(url, timeout)
             if not isinstance(models, list) or not all(isinstance(m, dict) and "name" in m for m in models):
-                raise _bad(f"{url}/v2/repository/index: not a list of models with names; pass --model")
+                raise BadInput(f"{url}/v2/repository/index: not a list of models with names; pass --model")
             if len(models) != 1:
                 raise click.UsageError(f"server lists {len(models)} models; choose one with --model")
             model = str(models[0]["name"])
@@ -191,17 +191,17 @@ def command(url: str, input_: str, model: str | None, repeat: int, seed: int, ti
             output = infer(url, model, array, input_name=spec["name"], timeout=timeout)
             latencies.append(time.perf_counter() - start)
     except InferError as exc:
-        raise ExitCode1(f"server refused: {exc}") from None
+        raise ServerFailed(f"server refused: {exc}") from None
     except REACH_ERRORS as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise ExitCode1(f"cannot reach {url}: {reason}") from None
+        raise ServerFailed(f"cannot reach {url}: {reason}") from None
     except ANSWER_ERRORS as exc:
-        raise _bad(
+        raise BadInput(
             f"{url} answered something that is not the Open Inference Protocol ({exc!r:.120})"
         ) from None
     assert output is not None and array is not None
     if output.size == 0:
-        raise _bad(f"{url} answered an empty output tensor {list(output.shape)}")
+        raise BadInput(f"{url} answered an empty output tensor {list(output.shape)}")
     scores = output.reshape(output.shape[0], -1)[0] if output.ndim > 1 else output.reshape(-1)
     top = np.argsort(-scores.astype(np.float64), kind="stable")[:5]
     click.echo(f"model {model}: input {list(array.shape)} {array.dtype.name} -> output {list(output.shape)}")

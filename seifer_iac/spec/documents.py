@@ -325,7 +325,7 @@ def number_problems(data: Any, limit: int = 20) -> list[str]:
         if isinstance(value, Oversized):
             problems.append(f"{field_path(path)}: {value!r} is too large (beyond 64 bits)")
         elif isinstance(value, int) and abs(value) > MAX_INT:
-            problems.append(f"{field_path(path)}: {str(value)[:30]}... does not fit in 64 bits")
+            problems.append(f"{field_path(path)}: {Oversized(str(value))!r} does not fit in 64 bits")
         elif isinstance(value, float) and not math.isfinite(value):
             problems.append(f"{field_path(path)}: {value} is not a finite number")
         elif isinstance(value, dict):
