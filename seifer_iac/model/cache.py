@@ -28,6 +28,8 @@ Progress = Callable[[str], None]
 # simply stop matching.
 PROFILER_REVISION = 1
 MAX_MODEL_FILE_BYTES = 16 * 2**30
+MAX_MODEL_UNPACKED_BYTES = 8 * 2**30
+MAX_ARCHIVE_MEMBERS = 10_000
 
 
 def cache_dir() -> Path:
@@ -110,10 +112,8 @@ def profile_file(path: str | Path, progress: Progress = lambda _: None) -> Profi
         key = f"file-{_file_sha256(path)}-r{PROFILER_REVISION}"
     except (DocumentError, OSError) as error:
         raise ModelError(f"model file {error}") from None
-    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
-        raise ModelError(
-            f"model file {path}: not a Keras .keras file (those are zip archives); save one with model.save()"
-        )
+    if path.suffix == ".keras":
+        check_keras_archive(path)
     cached = _read(cache_dir() / f"{key}.json")
     if cached is not None:
         return cached
@@ -121,6 +121,26 @@ def profile_file(path: str | Path, progress: Progress = lambda _: None) -> Profi
     profile = _profile_built(read_model_file(path), path.stem, progress)
     _remember(key, profile)
     return profile
+
+
+def check_keras_archive(path: Path) -> None:
+    """A `.keras` file is a zip archive: refuse anything else, and an archive that would unpack to more
+    than MAX_MODEL_UNPACKED_BYTES (a zip bomb), before Keras opens it."""
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"model file {path}: not a Keras .keras file (those are zip archives); save one with model.save()"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ModelError(f"model file {path}: a damaged zip archive ({error})") from None
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_MODEL_UNPACKED_BYTES or len(members) > MAX_ARCHIVE_MEMBERS:
+        raise ModelError(
+            f"model file {path}: unpacks to {unpacked:,} bytes in {len(members):,} files; at most "
+            f"{MAX_MODEL_UNPACKED_BYTES:,} bytes in {MAX_ARCHIVE_MEMBERS:,} files"
+        )
 
 
 def _file_sha256(path: Path) -> str:
