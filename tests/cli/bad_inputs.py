@@ -140,7 +140,7 @@ SPEC_FIELDS: list[tuple[tuple[Any, ...], tuple[Any, ...], str | None]] = [
     (("dispatcher", "allowFrom"), (["x"], ["999.1.1.1/99"], "10.0.0.0/8", [5], ["10.0.0.0/8/8"]), None),
     (("dispatcher", "deadline"), ("-1s", "forever", 0, NAN, "1e9s", INF, "10h", HUGE, "1e400s"), None),
     (("dispatcher", "maxInFlight"), (0, 5000, "x", NAN, -3, HUGE), None),
-    (("runtime", "image"), ("", 5, None, []), None),
+    (("runtime", "image"), ("", 5, None, [], "evil image", "a\nb", "x" * 600), None),
     (("runtime", "imagePullPolicy"), ("Sometimes", 1), None),
     (("runtime", "codec"), ("gzip", 5, None, [], {}), None),
     (("runtime", "queueDepth"), (0, 65, "x", NAN, HUGE, -1), None),
@@ -440,6 +440,14 @@ def profile_cases() -> Iterator[Case]:
     ):
         files = {SPEC: dump_yaml(base_spec()), PROFILE: text}
         yield Case(f"profile-text={text[:20]!r}", files, ("plan", "{dir}/" + SPEC), where, file=PROFILE)
+    data = base_profile()
+    data["blocks"] = [
+        {**data["blocks"][0], "name": f"b{i}", "layers": [f"l{i}"]} for i in range(4097)
+    ]  # more blocks than any model has cut points: planning time grows with their square
+    files = {SPEC: dump_yaml(base_spec()), PROFILE: json.dumps(data)}
+    yield Case(
+        "profile-4097-blocks", files, ("plan", "{dir}/" + SPEC), "blocks", file=PROFILE, words="too long"
+    )
     files = {SPEC: dump_yaml(base_spec()), PROFILE: b"\xff\xfe{\x00"}
     yield Case("profile-utf16", files, ("plan", "{dir}/" + SPEC), "UTF-8", file=PROFILE)
 
