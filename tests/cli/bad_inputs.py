@@ -116,7 +116,7 @@ SPEC_FIELDS: list[tuple[tuple[Any, ...], tuple[Any, ...], str | None]] = [
         ),
         None,
     ),
-    (("cluster", "nodes", 1, "reserved"), ("2Gi", "-5", "abc", NAN, HUGE, "64Mi"), None),
+    (("cluster", "nodes", 1, "reserved"), ("2Ti", "-5", "abc", NAN, HUGE, "1Ti"), None),
     (("cluster", "nodes", 1, "speed"), (-1, 0, NAN, INF, -INF, "fast", "1e30GFLOPS", 1e-30, [], HUGE), None),
     (("cluster", "nodes", 1, "cpus"), (0, -1, 1000, NAN, INF, "two", HUGE), None),
     (("cluster", "nodes", 1, "schedulable"), ("no", 0, None), None),
