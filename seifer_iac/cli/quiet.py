@@ -24,10 +24,23 @@ from types import ModuleType
 
 # glog-style info/warning lines ("I0000 00:00:1796043831.769927 17045 port.cc:153] ...") and absl's notice
 _CHATTER = re.compile(r"^(?:[IW]\d{4} [\d:. ]+\d+ [\w.]+:\d+\] |WARNING: All log messages before absl::)")
+_RECORD = re.compile(r"^(?:[IWEF]\d{4} [\d:. ]+\d+ [\w.]+:\d+\] |WARNING: All log messages before absl::)")
 
 
 def is_chatter(line: str) -> bool:
     return bool(_CHATTER.match(line))
+
+
+def without_chatter(lines: list[str]) -> list[str]:
+    """The lines less start-up chatter records, continuation lines of a record included (glog writes a
+    multi-line message as one header line and plain lines after it)."""
+    kept, dropping = [], False
+    for line in lines:
+        if _RECORD.match(line):
+            dropping = is_chatter(line)
+        if not dropping:
+            kept.append(line)
+    return kept
 
 
 @contextlib.contextmanager
@@ -44,7 +57,7 @@ def native_stderr_filtered() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            kept = [ln for ln in capture.read().decode("utf-8", "replace").splitlines() if not is_chatter(ln)]
+            kept = without_chatter(capture.read().decode("utf-8", "replace").splitlines())
             if kept:
                 sys.stderr.write("\n".join(kept) + "\n")
                 sys.stderr.flush()
@@ -60,6 +73,9 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         with native_stderr_filtered():
             self.loader.exec_module(module)
+
+    def __getattr__(self, name: str) -> object:  # get_source, get_resource_reader, ...: the real loader's
+        return getattr(self.loader, name)
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):

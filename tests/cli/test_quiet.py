@@ -30,9 +30,18 @@ def test_chatter_is_recognised_and_errors_are_not() -> None:
 
 
 def test_the_filter_drops_chatter_and_replays_the_rest(capfd: pytest.CaptureFixture[str]) -> None:
+    lines = [
+        "kept before",
+        CHATTER[0],
+        CHATTER[2],
+        "To enable the following instructions: AVX2 FMA, rebuild TensorFlow ...",  # the record's 2nd line
+        "E0000 00:00:1.0 1 x.cc:1] a real error",
+        "its detail",
+        CHATTER[1],
+    ]
     with native_stderr_filtered():
-        os.write(2, ("\n".join([CHATTER[0], "kept line", CHATTER[1]]) + "\n").encode())
-    assert capfd.readouterr().err == "kept line\n"
+        os.write(2, ("\n".join(lines) + "\n").encode())
+    assert capfd.readouterr().err == "kept before\nE0000 00:00:1.0 1 x.cc:1] a real error\nits detail\n"
 
 
 @pytest.mark.slow
