@@ -83,7 +83,11 @@ def _message(error: jsonschema.ValidationError) -> str:
         word = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[validator]
         return f"{_show(value)} must be {word} {error.validator_value}"
     if validator in ("minItems", "maxItems", "minLength", "maxLength"):
-        return f"{_show(value)[:40]} is too {'short' if validator.startswith('min') else 'long'}"
+        word = "short" if validator.startswith("min") else "long"
+        unit = "items" if validator.endswith("Items") else "characters"
+        bound = "at least" if validator.startswith("min") else "at most"
+        count = len(value) if isinstance(value, (list, str)) else "?"
+        return f"{_show(value)[:40]} is too {word}: {count} {unit}, {bound} {error.validator_value}"
     is_model = list(error.path)[-1:] == ["model"] or (isinstance(value, dict) and "version" in value)
     if validator == "oneOf" and is_model:
         given = [k for k in ("application", "file", "profile") if k in value]

@@ -336,6 +336,9 @@ def spec_cases() -> Iterator[Case]:
             label = f"{_path_text(path)}={_short(value)}"
             for command in ("validate", "plan"):
                 yield _spec_case(label, data, command, where)
+    data = base_spec()
+    data["cluster"]["nodes"] += [{"name": f"n-{i}", "memory": "1Gi"} for i in range(10_001)]
+    yield _spec_case("10007-nodes", data, "validate", "cluster.nodes", "at most 10000")
     for path in (("metadata", "name"), ("cluster", "nodes", 1, "name"), ("dispatcher", "node"), ("model",)):
         data = base_spec()
         _deleter(path)(data)
