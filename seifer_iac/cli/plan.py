@@ -11,24 +11,7 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.profile import Profile
-
-
-def load_model_profile(spec: object) -> Profile:
-    """The spec's model profile: a profile JSON directly (no TensorFlow), else profiled from Keras."""
-    source = spec.model  # type: ignore[attr-defined]
-    if source.profile:
-        from seifer_iac.profile import load_profile
-
-        return load_profile(source.profile)
-    from seifer_iac.model import profile_for_source  # imports TensorFlow: only when needed
-
-    return profile_for_source(source)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+from seifer_iac.cli.inputs import fail, preflight
 
 
 @click.command("plan")
@@ -59,27 +42,24 @@ def command(
     from seifer_iac.planner.problem import problem_from_spec
     from seifer_iac.planner.render import plan_table
     from seifer_iac.planner.stability import decide
-    from seifer_iac.spec import SpecError, load_spec
+    from seifer_iac.spec import SpecError
 
+    spec, profile = preflight(spec_path, progress=lambda message: click.echo(message, err=True))
+    unknown = sorted(set(without) - set(spec.cluster.node_names))
+    if unknown:
+        fail(f"--without {', '.join(unknown)}: no such node in {spec_path}")
+    if spec.dispatcher.node in without:
+        fail(f"--without {spec.dispatcher.node}: it runs the dispatcher; move dispatcher.node first")
+    path = locks.lock_path(spec_path)
     try:
-        spec = load_spec(spec_path)
-        unknown = sorted(set(without) - set(spec.cluster.node_names))
-        if unknown:
-            _fail(f"--without {', '.join(unknown)}: no such node in {spec_path}")
-        if spec.dispatcher.node in without:
-            _fail(f"--without {spec.dispatcher.node}: it runs the dispatcher; move dispatcher.node first")
-        profile = load_model_profile(spec)
         problem = problem_from_spec(spec, profile, without)
-        path = locks.lock_path(spec_path)
         lock = locks.read_lock(path)
         decision = decide(problem, optimise(problem), lock)
     except SpecError as error:
         problems = getattr(error, "problems", None) or [str(error)]
-        _fail(f"{spec_path}: " + "; ".join(problems))
-        return
+        fail(f"{spec_path}: " + "; ".join(problems))
     except (PlanningError, ModelError, ValueError, OSError) as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     plan_diff = diff(lock, decision)
     if fmt == "json":
         data = decision.plan.to_dict()
@@ -93,7 +73,13 @@ def command(
             for line in plan_diff.lines():
                 click.echo(f"  {line}")
     if write_lock:
-        locks.write_lock(path, decision.plan)
+        try:
+            locks.write_lock(path, decision.plan)
+        except OSError as error:
+            fail(
+                f"cannot write the plan lock {path}: {error.strerror or error}; make its folder writable "
+                "or run without --write-lock"
+            )
         click.echo(f"wrote {Path(path)}", err=fmt == "json")
     if check and plan_diff.stale and not write_lock:
         what = "; ".join(plan_diff.lines()[:-2])

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from seifer_iac.cli.demo import run_demo
+from seifer_iac.cli.inputs import fail, fail_lines, preflight
 
 
 @click.command("up")
@@ -89,14 +90,15 @@ def command(
     def say(message: str) -> None:
         click.echo(message, err=True)
 
+    spec, _ = preflight(spec_path, progress=say)
     try:
         emulated, why = resolve_emulation(emulate)
         say(f"rendering {spec_path}")
-        release = build_release(spec_path, progress=say)
+        release = build_release(spec, progress=say)
     except (*RELEASE_ERRORS, EmulatorError) as error:
-        for line in str(error).splitlines():
-            say(f"error: {line}")
-        raise SystemExit(2) from None
+        fail_lines(str(error).splitlines())
+    except OSError as error:
+        fail(f"{error.strerror or error}: {error.filename or spec_path}")
     spec = release.spec
     click.echo(plan_table(release.plan, spec.model.label))
     say(why)

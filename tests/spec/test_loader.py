@@ -274,7 +274,7 @@ BROKEN = [
         "speed-nan",
         _set(["cluster", "nodes", 1, "speed"], float("nan")),
         "cluster.nodes[1].speed",
-        "more than zero",
+        "not a finite number",
     ),
     (
         "cidr-invalid",
