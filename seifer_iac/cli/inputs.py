@@ -45,7 +45,7 @@ def spec_or_exit(spec_path: str) -> Spec:
 def check_lock_file(spec_path: str | Path) -> None:
     """Exit 2 with one line when the plan lock beside the spec is not a readable plan lock (a directory, a
     pipe, a huge or deeply nested file, NaN, a list, a field of the wrong type), before anything reads it."""
-    from seifer_iac.planner.lock import lock_path, read_lock
+    from seifer_iac.planner.lock import LockError, lock_path, read_lock
 
     path = lock_path(spec_path)
     if not path.exists() and not path.is_symlink():
@@ -59,6 +59,8 @@ def check_lock_file(spec_path: str | Path) -> None:
         fail(f"plan lock {path}: (top level): expected an object, got {type(data).__name__}; {fix}")
     try:
         read_lock(path)
+    except LockError as error:  # already one line naming the file, the field and the fix
+        fail(str(error))
     except LOCK_CONTENT_ERRORS as error:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         if isinstance(error, KeyError):

@@ -130,7 +130,7 @@ def test_a_corrupt_lock_is_one_line_naming_the_file_and_field(spec_dir, tmp_path
     assert line.endswith("fix it or regenerate it with seifer plan SPEC --write-lock")
     lock_file.write_text('{"format": "seifer.plan-lock/v2", "stages": [')
     result = run(str(path))
-    assert result.exit_code == 2 and "not JSON" in result.stderr and str(lock_file) in result.stderr
+    assert result.exit_code == 2 and "not valid JSON" in result.stderr and str(lock_file) in result.stderr
 
 
 def test_without_unknown_node_is_one_line_exit_2(spec_dir):
