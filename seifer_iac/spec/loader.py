@@ -229,7 +229,8 @@ class _Builder:
         if "default" in bandwidth:
             default = self.unit(parse_bandwidth, bandwidth["default"], "cluster.bandwidth.default", None)
         links = self.links(bandwidth.get("links", []), set(seen))
-        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default)
+        medium = bandwidth.get("medium", "switched")
+        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default, medium=medium)
 
     def speed(self, value: object, where: str, reference: float) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
