@@ -135,15 +135,18 @@ def shared_lower_bound(inst: Instance) -> float:
 
 
 def minimise_bottleneck(
-    inst: Instance, budget: Budget, seeds: list[Path], plain_visits: int = PLAIN_VISITS
+    inst: Instance, budget: Budget, seeds: list[Path], plain_visits: int = PLAIN_VISITS, known: float = -INF
 ) -> Found:
-    """The least bottleneck with a proof, or (budget spent) the best chain found and a proven bound."""
+    """The least bottleneck with a proof, or (budget spent) the best chain found and a proven bound.
+    `known`: a lower bound proven elsewhere (the branch and bound that ran first)."""
     shared = inst.shared
     try:
         budget.spend(table_steps(inst))
         lower = shared_lower_bound(inst) if shared else relaxed_optimum(inst, to_go(inst, False), False)
     except Timeout:
         return Found(None, INF, 0.0, timed_out=True)
+    if np.isfinite(lower) and known > lower:
+        lower = known  # a proven bound from elsewhere (a value some plan reaches, or a relaxation's)
     if not np.isfinite(lower):
         return Found(None, INF, lower, timed_out=False)
     best: Path | None = None
