@@ -66,7 +66,7 @@ def plan_table(plan: Plan, model_label: str = "") -> str:
         quality = "proven optimal"
     else:
         quality = f"within {plan.gap:.1%} of the lower bound {_ms(plan.lower_bound_s)}"
-    if plan.budget_exhausted:
+    if plan.budget_exhausted and not plan.proven_optimal:
         quality = "time budget ran out: " + quality
     lines.append(f"{quality} ({plan.algorithm}); plan {plan.plan_hash}")
     return "\n".join(lines)

@@ -32,6 +32,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout, steps_for
 from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.packing import Packing
 from seifer_iac.planner.relax import capacities, min_stages_to_go, to_go, to_go_no_return
 
 # (first_block, last_block, host index) per stage
@@ -79,6 +80,7 @@ class _Search:
         incumbent: _Incumbent,
         max_visits: int | None = None,
         goal: float = -INF,
+        packing: Packing | None = None,
     ) -> None:
         """table: to-go bounds [b, predecessor (n = dispatcher), holder]; a broadcast 2-D table caches.
         goal: stop (raise _Found) as soon as the incumbent is at most this (a feasibility search)."""
@@ -87,6 +89,8 @@ class _Search:
         # a feasibility probe (bottleneck <= goal): every chain within the cap will do, so a state's
         # failure does not depend on the cost it was reached at, and longer stages (fewer hosts) go first
         self.probing = goal > -INF and not additive
+        self.packing = packing
+        self.avail = packing.counts.copy() if packing is not None else None
         self.max_visits, self.visits = max_visits, 0
         self.per_predecessor = table.strides[1] != 0
         self.combine = np.add if additive else np.maximum
@@ -175,6 +179,9 @@ class _Search:
         last = ends == p - 1
         totals = np.where(last, combine(reached, inst.out_s[hosts]), INF)
         doomed = self.hopeless(tuple(s[2] for s in path), hosts, np.minimum(ends + 1, p)) & ~last
+        if self.packing is not None and self.avail is not None:
+            earliest = self.packing.after_each(self.avail)[self.packing.labels[hosts]]
+            doomed |= (earliest > ends + 1) & ~last
         columns = (hosts, ends, values, reached, totals, doomed)
         for w, end, value, arrived, total, skip in zip(*(c.tolist() for c in columns), strict=True):
             if value >= self.incumbent.value:
@@ -192,7 +199,11 @@ class _Search:
                 continue
             self.memo[state] = -INF if self.probing else arrived
             self.used[w] = True
+            if self.avail is not None and self.packing is not None:
+                self.avail[self.packing.labels[w]] -= 1
             self.visit(end + 1, w, arrived, state[2], (*path, (b, end, w)))
+            if self.avail is not None and self.packing is not None:
+                self.avail[self.packing.labels[w]] += 1
             self.used[w] = False
 
 
@@ -213,6 +224,7 @@ def _branch_and_bound(
     plain_visits: int = PLAIN_VISITS,
     seeds: Callable[[], list[Path]] | None = None,
     goal: float = -INF,
+    packing: Packing | None = None,
 ) -> float:
     """Search with the cheap bound first; if that has not finished after PLAIN_VISITS states, take the
     best of the incumbent and the `seeds` heuristics' paths (so a cut-short search is never worse than
@@ -230,18 +242,18 @@ def _branch_and_bound(
 
     try:
         limit = plain_visits if stronger_fits else None
-        _Search(inst, table, additive, budget, incumbent, max_visits=limit, goal=goal).run()
+        _Search(inst, table, additive, budget, incumbent, max_visits=limit, goal=goal, packing=packing).run()
         return _root_bound(inst, table, additive)
     except _TooLong:
         adopt_seeds()
     except Timeout:
         adopt_seeds()
         raise
-    budget.spend(table_steps(inst, p + 1))
+    budget.spend(table_steps(inst, NO_RETURN_FACTOR))
     stronger = to_go_no_return(inst, additive)
     bound = _root_bound(inst, stronger, additive)
     try:
-        _Search(inst, stronger, additive, budget, incumbent, goal=goal).run()
+        _Search(inst, stronger, additive, budget, incumbent, goal=goal, packing=packing).run()
     except Timeout as timeout:
         timeout.lower_bound = bound  # type: ignore[attr-defined]
         raise
@@ -256,6 +268,7 @@ def table_steps(inst: Instance, factor: int = 1) -> int:
 
 
 CELLS_PER_STEP = 20_000
+NO_RETURN_FACTOR = 8  # the no-return table costs about as much as 8 plain ones (measured, 20-50 nodes)
 
 
 def path_value(inst: Instance, path: Path, additive: bool) -> float:
@@ -289,7 +302,9 @@ def solve(
     work = steps_for(budget_s)
     budget = Budget() if exact else Budget.for_seconds(budget_s)
     starts = seeds() if seeds else []
-    lower, starts = _plain_branch_and_bound(inst, budget, starts, plain_visits)
+    lower = -INF
+    if BNB_SHARE:
+        lower, starts = _plain_branch_and_bound(inst, budget, starts, plain_visits)
     found = minimise_bottleneck(inst, budget, starts, plain_visits, lower)
     if found.path is None:
         return SearchResult(
@@ -306,7 +321,7 @@ def solve(
     if proven and not inst.shared:
         second = _Incumbent()
         capped = inst.capped(best)
-        left = max(work - spent, work // 10)  # what phase 1 left of the budget, at least a tenth
+        left = min(max(work - spent, work // TIE_SHARE_MIN), work // TIE_SHARE_MAX)
         tie = Budget.for_seconds(budget_s)
         tie.steps_left = left
         try:
@@ -355,7 +370,9 @@ def _plain_branch_and_bound(
     return lower, starts + ([incumbent.path] if incumbent.path is not None else [])
 
 
-BNB_SHARE = 3
+BNB_SHARE = 0
+TIE_SHARE_MAX = 4  # the latency tie-break gets what phase 1 left, at most a quarter of the budget
+TIE_SHARE_MIN = 20  # and at least a twentieth
 
 
 def bottleneck_of(inst: Instance, path: Path) -> float:

@@ -23,8 +23,10 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout
 from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 from seifer_iac.planner.search import (
+    CELLS_PER_STEP,
     PLAIN_VISITS,
     Path,
     _branch_and_bound,
@@ -96,10 +98,45 @@ def _feasible_switched(inst: Instance, probe: float, budget: Budget, plain_visit
     table = to_go(capped, additive=False)
     if not np.isfinite(relaxed_optimum(capped, table, additive=False)):
         return None
+    packing = _packing(capped, budget)
+    if packing is not None and packing.earliest(packing.counts) > 0:
+        return None
     incumbent = _Incumbent(value=float(np.nextafter(probe, INF)))
     with contextlib.suppress(_Found):
-        _branch_and_bound(capped, table, False, budget, incumbent, plain_visits, goal=probe)
+        _branch_and_bound(capped, table, False, budget, incumbent, plain_visits, goal=probe, packing=packing)
     return incumbent.path
+
+
+def _packing(capped: Instance, budget: Budget) -> Packing | None:
+    """The packing bound of a capped instance, its work counted (seifer_iac/planner/packing.py)."""
+    packing = build_packing(capped)
+    if packing is not None:
+        grid = packing.table.size * len(packing.counts) * PACKING_ROUNDS // CELLS_PER_STEP
+        budget.spend(2 * table_steps(capped) + grid)  # classes and stage spans, then the grid
+    return packing
+
+
+PACKING_ROUNDS = 10  # typical fixpoint rounds, for counting the packing bound's work
+
+
+def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget) -> float:
+    """The least candidate value in [lower, upper) at which the packing bound admits a covering (it is
+    monotone in the cap): a proven lower bound, often far above the relaxation's on compute-bound
+    clusters; `upper` when none below it does."""
+    pool = candidates_between(inst, float(np.nextafter(lower, -INF)), upper, False)
+    if pool is None or pool.size == 0:
+        return lower
+    lo, hi = 0, pool.size  # pool[hi] would be `upper`
+    while lo < hi:
+        mid = (lo + hi) // 2
+        packing = _packing(inst.capped(float(pool[mid])), budget)
+        if packing is None:
+            return float(pool[lo])
+        if packing.earliest(packing.counts) == 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(pool[lo]) if lo < pool.size else upper
 
 
 def _least_airtime(
@@ -157,23 +194,31 @@ def minimise_bottleneck(
             best, value = seed, seed_value
     if shared:
         return _minimise_shared(inst, budget, best, value, lower, plain_visits)
+    try:
+        lower = max(lower, packing_bound(inst, lower, value, budget))
+    except Timeout:
+        return Found(best, value, min(lower, value), timed_out=True)
     pool: np.ndarray | None = None
     probe = lower  # the relaxation's optimum is a candidate value and often the optimum
-    floor = lower  # probes move it up; `lower` moves only on proofs (an undecided probe proves nothing)
     try:
-        while floor < value:
-            verdict = _probe(inst, probe, budget, plain_visits)
-            if isinstance(verdict, tuple):
-                best, value = verdict, bottleneck_of(inst, verdict)
-            else:
-                floor = max(floor, _next_above(inst, probe, value, pool))
-                if verdict is _INFEASIBLE:
-                    lower = max(lower, floor)
-            if floor >= value:
+        for share in (PROBE_SHARE, 1):  # a second pass retries what stayed undecided with all that is left
+            floor = lower  # probes move it up; `lower` only on proofs (an undecided probe proves nothing)
+            while floor < value:
+                verdict = _probe(inst, probe, budget, plain_visits, share)
+                if isinstance(verdict, tuple):
+                    best, value = verdict, bottleneck_of(inst, verdict)
+                else:
+                    floor = max(floor, _next_above(inst, probe, value, pool))
+                    if verdict is _INFEASIBLE:
+                        lower = max(lower, floor)
+                if floor >= value:
+                    break
+                if pool is None:
+                    pool = candidates_between(inst, float(np.nextafter(floor, -INF)), value, False)
+                probe = _pick(inst, floor, value, pool)
+            if lower >= value:
                 break
-            if pool is None:
-                pool = candidates_between(inst, float(np.nextafter(floor, -INF)), value, False)
-            probe = _pick(inst, floor, value, pool)
+            probe = _pick(inst, lower, value, pool)
     except Timeout:
         return Found(best, value, min(lower, value), timed_out=True)
     if best is None:
@@ -186,10 +231,10 @@ _UNDECIDED = "undecided"
 PROBE_SHARE = 4  # a probe may spend at most 1/PROBE_SHARE of what is left of the budget
 
 
-def _probe(inst: Instance, probe: float, budget: Budget, plain_visits: int) -> Path | str:
-    """A chain within `probe`, _INFEASIBLE (proven), or _UNDECIDED (its share of the budget ran out)."""
-    share = None if budget.steps_left is None else max(1, budget.steps_left // PROBE_SHARE)
-    own = Budget(share, budget.deadline)
+def _probe(inst: Instance, probe: float, budget: Budget, plain_visits: int, share: int) -> Path | str:
+    """A chain within `probe`, _INFEASIBLE (proven), or _UNDECIDED (its 1/share of the budget ran out)."""
+    steps = None if budget.steps_left is None else max(1, budget.steps_left // share)
+    own = Budget(steps, budget.deadline)
     try:
         path = _feasible_switched(inst, probe, own, plain_visits)
     except Timeout:
