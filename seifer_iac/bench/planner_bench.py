@@ -5,7 +5,9 @@ Two families of seeded random clusters, priced with the product's cost model (di
 - `research`: the research's grid (uniform memory 64-512 MiB, 1 GFLOP/s, the research's Wi-Fi channel
   log2(1 + 283230 / d^2) Mbit/s, communication objective);
 - `compute-bound`: mixed memory 32-512 MiB, speeds 0.5-8 GFLOP/s, links 10x and 100x that channel, the
-  full objective with the measured per-hop and codec costs (what the product meets once stages are fast).
+  full objective with the measured per-hop and codec costs (what the product meets once stages are fast);
+- `compute-bound-shared`: the same clusters with all links on one shared medium (the link term is the sum
+  of the chain's transfers).
 
 Per cluster size it reports the share proven optimal, the gap to the proven lower bound (mean, max), and
 the plan time (process CPU seconds of `optimise`, instance building included). Self-contained (its own
@@ -47,6 +49,7 @@ FAMILIES = {
     "research": "uniform memory 64-512 MiB, 1 GFLOP/s, research Wi-Fi channel, communication objective",
     "compute-bound": "memory 32-512 MiB, 0.5-8 GFLOP/s, links 10x and 100x the channel, full objective"
     " with per-hop and codec costs",
+    "compute-bound-shared": "the same clusters on one shared medium (cluster.bandwidth.medium: shared)",
 }
 
 
@@ -82,6 +85,7 @@ class Outcome:
 def cluster_for(case: Case) -> Cluster:
     """Nodes uniform in a 150 m square (one more point for the dispatcher), complete graph."""
     rng = np.random.default_rng([case.seed, case.nodes, int(case.link_factor), case.memory_mib or 0])
+    # (the medium is not in the seed: the shared family plans the very clusters of compute-bound)
     xy = rng.uniform(0.0, SIDE_M, size=(case.nodes + 1, 2))
     mixed = case.memory_mib is None
     memory = rng.choice(MIXED_MEMORY_MIB, size=case.nodes) if mixed else np.full(case.nodes, case.memory_mib)
@@ -131,7 +135,8 @@ def cases(family: str, nodes: Iterable[int], trials: int, models: Iterable[str] 
                     out.append(Case(family, model, n, 1.0, memory, seed))
                 else:
                     factor = (10.0, 100.0)[seed % 2]
-                    out.append(Case(family, model, n, factor, None, seed))
+                    medium = "shared" if family == "compute-bound-shared" else "switched"
+                    out.append(Case(family, model, n, factor, None, seed, medium))
     return out
 
 

@@ -18,7 +18,7 @@ STEP_SECONDS = (
     55e-6  # measured CPU seconds per counted step on the reference machine (see docs/benchmarks.md)
 )
 VISITS_PER_SECOND = round(1.0 / STEP_SECONDS)
-WALL_FACTOR = 5.0
+WALL_FACTOR = 20.0
 
 
 class Timeout(Exception):
@@ -40,7 +40,7 @@ class Budget:
 
     @classmethod
     def for_seconds(cls, budget_s: float) -> Budget:
-        return cls(steps_for(budget_s), time.perf_counter() + WALL_FACTOR * max(budget_s, 0.05))
+        return cls(steps_for(budget_s), time.perf_counter() + max(WALL_FACTOR * budget_s, 1.0))
 
     def spend(self, steps: int = 1) -> None:
         self.spent += steps

@@ -301,11 +301,7 @@ def solve(
 
     work = steps_for(budget_s)
     budget = Budget() if exact else Budget.for_seconds(budget_s)
-    starts = seeds() if seeds else []
-    lower = -INF
-    if BNB_SHARE:
-        lower, starts = _plain_branch_and_bound(inst, budget, starts, plain_visits)
-    found = minimise_bottleneck(inst, budget, starts, plain_visits, lower)
+    found = minimise_bottleneck(inst, budget, seeds() if seeds else [], plain_visits)
     if found.path is None:
         return SearchResult(
             None,
@@ -342,35 +338,6 @@ def solve(
     )
 
 
-def _plain_branch_and_bound(
-    inst: Instance, budget: Budget, starts: list[Path], plain_visits: int
-) -> tuple[float, list[Path]]:
-    """Branch and bound on the bottleneck with 1/BNB_SHARE of the budget: it closes most instances whose
-    relaxation is tight at once; what it finds (and its bound) seeds the threshold search."""
-    if inst.shared:
-        return -INF, starts
-    share = None if budget.steps_left is None else max(1, budget.steps_left // BNB_SHARE)
-    own = Budget(share, budget.deadline)
-    incumbent = _Incumbent()
-    for start in starts:
-        value = path_value(inst, start, False)
-        if value < incumbent.value:
-            incumbent.value, incumbent.path = value, start
-    lower = -INF
-    try:
-        own.spend(table_steps(inst))
-        lower = _branch_and_bound(inst, to_go(inst, False), False, own, incumbent, plain_visits)
-        if incumbent.path is not None:
-            lower = incumbent.value  # finished: the incumbent is optimal
-    except Timeout as timeout:
-        lower = getattr(timeout, "lower_bound", -INF)
-    budget.spend(
-        min(own.spent, budget.steps_left or own.spent) if budget.steps_left is not None else own.spent
-    )
-    return lower, starts + ([incumbent.path] if incumbent.path is not None else [])
-
-
-BNB_SHARE = 0
 TIE_SHARE_MAX = 4  # the latency tie-break gets what phase 1 left, at most a quarter of the budget
 TIE_SHARE_MIN = 20  # and at least a twentieth
 

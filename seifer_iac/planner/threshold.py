@@ -119,11 +119,12 @@ def _packing(capped: Instance, budget: Budget) -> Packing | None:
 PACKING_ROUNDS = 10  # typical fixpoint rounds, for counting the packing bound's work
 
 
-def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget) -> float:
+def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, shared: bool = False) -> float:
     """The least candidate value in [lower, upper) at which the packing bound admits a covering (it is
     monotone in the cap): a proven lower bound, often far above the relaxation's on compute-bound
-    clusters; `upper` when none below it does."""
-    pool = candidates_between(inst, float(np.nextafter(lower, -INF)), upper, False)
+    clusters; `upper` when none below it does. `shared`: only stage values (the packing looks at stages
+    only, so on a shared medium it bounds the slowest stage, hence the bottleneck)."""
+    pool = candidates_between(inst, float(np.nextafter(lower, -INF)), upper, shared)
     if pool is None or pool.size == 0:
         return lower
     lo, hi = 0, pool.size  # pool[hi] would be `upper`
@@ -150,9 +151,12 @@ def _least_airtime(
     table = to_go(zeroed, additive=True)
     if not relaxed_optimum(zeroed, table, additive=True) < below:
         return None
+    packing = _packing(zeroed, budget)
+    if packing is not None and packing.earliest(packing.counts) > 0:
+        return None
     incumbent = _Incumbent(value=below)
     with contextlib.suppress(_Found):
-        _branch_and_bound(zeroed, table, True, budget, incumbent, plain_visits, goal=goal)
+        _branch_and_bound(zeroed, table, True, budget, incumbent, plain_visits, goal=goal, packing=packing)
     return incumbent.path
 
 
@@ -172,18 +176,15 @@ def shared_lower_bound(inst: Instance) -> float:
 
 
 def minimise_bottleneck(
-    inst: Instance, budget: Budget, seeds: list[Path], plain_visits: int = PLAIN_VISITS, known: float = -INF
+    inst: Instance, budget: Budget, seeds: list[Path], plain_visits: int = PLAIN_VISITS
 ) -> Found:
-    """The least bottleneck with a proof, or (budget spent) the best chain found and a proven bound.
-    `known`: a lower bound proven elsewhere (the branch and bound that ran first)."""
+    """The least bottleneck with a proof, or (budget spent) the best chain found and a proven bound."""
     shared = inst.shared
     try:
         budget.spend(table_steps(inst))
         lower = shared_lower_bound(inst) if shared else relaxed_optimum(inst, to_go(inst, False), False)
     except Timeout:
         return Found(None, INF, 0.0, timed_out=True)
-    if np.isfinite(lower) and known > lower:
-        lower = known  # a proven bound from elsewhere (a value some plan reaches, or a relaxation's)
     if not np.isfinite(lower):
         return Found(None, INF, lower, timed_out=False)
     best: Path | None = None
@@ -253,7 +254,14 @@ def _minimise_shared(
     slower stages than that is no better than S[k*]; every other one has airtime above its stages)."""
     finite = inst.stage_s[np.isfinite(inst.stage_s)]
     stages = np.unique(finite)
-    lo = int(np.searchsorted(stages, lower, side="left"))
+    try:
+        stage_floor = packing_bound(
+            inst, float(stages[0]) if stages.size else INF, value, budget, shared=True
+        )
+    except Timeout:
+        return Found(best, value, min(lower, value), timed_out=True)
+    lower = max(lower, min(stage_floor, value))
+    lo = int(np.searchsorted(stages, stage_floor, side="left"))
     hi = int(np.searchsorted(stages, value, side="left")) if np.isfinite(value) else stages.size
     try:
         while lo < hi:
