@@ -3,8 +3,8 @@
 Phase 1 minimises the bottleneck B by bisection over the sorted candidate values (every stage, link,
 input and output time; seifer_iac/planner/threshold.py): for a probe T everything slower than T is removed
 (Instance.capped) and the question becomes whether a chain of distinct hosts exists at all, a much smaller
-search than optimising. The relaxation's optimum (relax.relaxed_optimum) is a proven lower bound and the
-first probe, so when it is tight one feasibility search proves the optimum. On a shared medium (one channel
+search than optimising. The packing bound (packing.py) gives the first, proven, lower bound, so when it is
+tight one feasibility search proves the optimum. On a shared medium (one channel
 for all links) the link term is the sum of the chain's transfer times: the probe caps only the stages and
 asks for a chain whose transfers add up to at most T.
 Phase 2 keeps B <= B* (a capped instance) and minimises the end-to-end latency by branch and bound.
@@ -32,7 +32,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout, steps_for
 from seifer_iac.planner.instance import INF, Instance
-from seifer_iac.planner.packing import Packing
+from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import capacities, min_stages_to_go, to_go, to_go_no_return
 
 # (first_block, last_block, host index) per stage
@@ -120,6 +120,7 @@ class _Search:
         if self.caps_at != self.incumbent.value or self.caps is None:
             inst = self.inst
             allowed = np.isfinite(inst.stage_s) if self.additive else inst.stage_s < self.incumbent.value
+            self.budget.spend(table_steps(inst))
             params, flops = capacities(inst, allowed)
             self.caps = (params, flops, params.sum(axis=0), flops.sum(axis=0))
             self.caps_at = self.incumbent.value
@@ -322,7 +323,9 @@ def solve(
         tie.steps_left = left
         try:
             tie.spend(table_steps(capped))
-            _branch_and_bound(capped, to_go(capped, additive=True), True, tie, second, plain_visits)
+            packing = build_packing(capped)
+            table = to_go(capped, additive=True)
+            _branch_and_bound(capped, table, True, tie, second, plain_visits, packing=packing)
         except Timeout:
             timed_out = True
         spent += tie.spent
@@ -338,7 +341,7 @@ def solve(
     )
 
 
-TIE_SHARE_MAX = 4  # the latency tie-break gets what phase 1 left, at most a quarter of the budget
+TIE_SHARE_MAX = 10  # the latency tie-break gets what phase 1 left, at most a tenth of the budget
 TIE_SHARE_MIN = 20  # and at least a twentieth
 
 

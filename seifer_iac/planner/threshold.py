@@ -5,8 +5,11 @@ of transfers). For a probe T, everything slower than T is removed (Instance.capp
 search (search._Search with goal T, stopping at the first chain of distinct hosts it finds) answers
 whether a plan with bottleneck <= T exists. A chain found sets the upper bound to its real bottleneck
 (<= T); none found proves the optimum exceeds T, so the lower bound moves to the next candidate value above
-T. The relaxation's optimum is a proven lower bound and the first probe: when it is tight, one
-feasibility search both finds and proves the optimum.
+T. Before probing, the packing bound (packing.py: whole blocks on distinct hosts, links dropped) is
+bisected over the candidates on its own, which is cheap; its least admissible value is a proven lower bound
+and the first probe, and inside each probe it prunes chains whose unused hosts cannot cover the rest. Each
+probe may spend a quarter of what is left (an undecided probe proves nothing); a second pass gives the
+probes left undecided everything that remains.
 
 On a shared medium the link term is the sum of the chain's transfers, so a probe T caps only the stages
 and asks the additive branch and bound for a chain whose transfers add up to at most T (stage times
@@ -124,6 +127,7 @@ def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, sh
     monotone in the cap): a proven lower bound, often far above the relaxation's on compute-bound
     clusters; `upper` when none below it does. `shared`: only stage values (the packing looks at stages
     only, so on a shared medium it bounds the slowest stage, hence the bottleneck)."""
+    budget.spend(table_steps(inst))
     pool = candidates_between(inst, float(np.nextafter(lower, -INF)), upper, shared)
     if pool is None or pool.size == 0:
         return lower
@@ -200,7 +204,7 @@ def minimise_bottleneck(
     except Timeout:
         return Found(best, value, min(lower, value), timed_out=True)
     pool: np.ndarray | None = None
-    probe = lower  # the relaxation's optimum is a candidate value and often the optimum
+    probe = lower  # the packing bound: a candidate value and often the optimum
     try:
         for share in (PROBE_SHARE, 1):  # a second pass retries what stayed undecided with all that is left
             floor = lower  # probes move it up; `lower` only on proofs (an undecided probe proves nothing)
@@ -209,12 +213,15 @@ def minimise_bottleneck(
                 if isinstance(verdict, tuple):
                     best, value = verdict, bottleneck_of(inst, verdict)
                 else:
+                    if pool is None:
+                        budget.spend(table_steps(inst))
                     floor = max(floor, _next_above(inst, probe, value, pool))
                     if verdict is _INFEASIBLE:
                         lower = max(lower, floor)
                 if floor >= value:
                     break
                 if pool is None:
+                    budget.spend(table_steps(inst))
                     pool = candidates_between(inst, float(np.nextafter(floor, -INF)), value, False)
                 probe = _pick(inst, floor, value, pool)
             if lower >= value:
