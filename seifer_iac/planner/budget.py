@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-STEP_SECONDS = 80e-6  # CPU seconds per counted step measured on the reference machine (docs/benchmarks.md)
+STEP_SECONDS = 100e-6  # CPU seconds per counted step measured on the reference machine (docs/benchmarks.md)
 VISITS_PER_SECOND = round(1.0 / STEP_SECONDS)
 WALL_FACTOR = 20.0
 

@@ -31,14 +31,11 @@ class Packing:
         return int(self.table[tuple(avail)])
 
     def after_each(self, avail: np.ndarray) -> np.ndarray:
-        """[c]: S once one more host of class c is used (P + 1 where none is left: never reachable)."""
-        out = np.full(len(self.counts), np.iinfo(np.int64).max, dtype=np.int64)
-        for c in range(len(self.counts)):
-            if avail[c] > 0:
-                avail[c] -= 1
-                out[c] = self.table[tuple(avail)]
-                avail[c] += 1
-        return out
+        """[c]: S once one more host of class c is used (a huge value where none is left)."""
+        strides = np.array(self.table.strides, dtype=np.int64) // self.table.itemsize
+        flat = self.table.reshape(-1)
+        base = int(avail @ strides)
+        return np.where(avail > 0, flat[np.maximum(base - strides, 0)], np.iinfo(np.int64).max)
 
 
 def _classes(inst: Instance) -> tuple[np.ndarray, int] | None:
