@@ -26,6 +26,7 @@ class Packing:
     labels: np.ndarray  # class of each host
     table: np.ndarray  # S over the class-count grid (shape: members of each class + 1)
     counts: np.ndarray  # members per class
+    rounds: int = 1  # fixpoint rounds it took (its cost is about cells x classes x rounds)
 
     def earliest(self, avail: np.ndarray) -> int:
         return int(self.table[tuple(avail)])
@@ -78,7 +79,9 @@ def build_packing(inst: Instance) -> Packing | None:
         allowed = np.isfinite(inst.stage_s[members]).any(axis=0)
         backs.append(_back(allowed))
     table = np.full(tuple(counts + 1), p, dtype=np.int64)
+    rounds = 0
     while True:
+        rounds += 1
         before = table
         table = table.copy()
         for c in range(k):
@@ -89,4 +92,4 @@ def build_packing(inst: Instance) -> Packing | None:
             np.minimum(table[tuple(lead)], backs[c][before[tuple(prev)]], out=table[tuple(lead)])
         if np.array_equal(table, before):
             break
-    return Packing(labels, table, counts)
+    return Packing(labels, table, counts, rounds)

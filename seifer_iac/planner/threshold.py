@@ -29,7 +29,6 @@ from seifer_iac.planner.instance import INF, Instance
 from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 from seifer_iac.planner.search import (
-    CELLS_PER_STEP,
     PLAIN_VISITS,
     Path,
     _branch_and_bound,
@@ -94,14 +93,16 @@ def _snap(inst: Instance, lo: float, hi: float, shared: bool) -> float:
     return below if below > -INF else above
 
 
-def _feasible_switched(inst: Instance, probe: float, budget: Budget, plain_visits: int) -> Path | None:
-    """A chain whose every stage and link takes at most `probe`, or None (proven) when there is none."""
+def _feasible_switched(
+    inst: Instance, probe: float, budget: Budget, plain_visits: int, packing: Packing | None
+) -> Path | None:
+    """A chain whose every stage and link takes at most `probe`, or None (proven) when there is none.
+    `packing`: the packing bound of the instance capped at `probe` (None: not available)."""
     capped = inst.capped(probe)
     budget.spend(table_steps(inst))
     table = to_go(capped, additive=False)
     if not np.isfinite(relaxed_optimum(capped, table, additive=False)):
         return None
-    packing = _packing(capped, budget)
     if packing is not None and packing.earliest(packing.counts) > 0:
         return None
     incumbent = _Incumbent(value=float(np.nextafter(probe, INF)))
@@ -114,12 +115,13 @@ def _packing(capped: Instance, budget: Budget) -> Packing | None:
     """The packing bound of a capped instance, its work counted (seifer_iac/planner/packing.py)."""
     packing = build_packing(capped)
     if packing is not None:
-        grid = packing.table.size * len(packing.counts) * PACKING_ROUNDS // CELLS_PER_STEP
-        budget.spend(2 * table_steps(capped) + grid)  # classes and stage spans, then the grid
+        grid = packing.table.size * len(packing.counts) * packing.rounds // PACKING_CELL_OPS_PER_STEP
+        budget.spend(2 * table_steps(capped) + PACKING_FIXED_STEPS + grid)  # classes, spans, then the grid
     return packing
 
 
-PACKING_ROUNDS = 10  # typical fixpoint rounds, for counting the packing bound's work
+PACKING_CELL_OPS_PER_STEP = 30_000  # grid cell updates per counted step (about 3 ns each, measured)
+PACKING_FIXED_STEPS = 20  # classes and per-class spans (about 2 ms, measured)
 
 
 def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, shared: bool = False) -> float:
@@ -241,10 +243,11 @@ PROBE_SHARE = 4  # a probe may spend at most 1/PROBE_SHARE of what is left of th
 
 def _probe(inst: Instance, probe: float, budget: Budget, plain_visits: int, share: int) -> Path | str:
     """A chain within `probe`, _INFEASIBLE (proven), or _UNDECIDED (its 1/share of the budget ran out)."""
+    packing = _packing(inst.capped(probe), budget)  # paid from the whole budget, not the probe's share
     steps = None if budget.steps_left is None else max(1, budget.steps_left // share)
     own = Budget(steps, budget.deadline)
     try:
-        path = _feasible_switched(inst, probe, own, plain_visits)
+        path = _feasible_switched(inst, probe, own, plain_visits, packing)
     except Timeout:
         budget.spend(own.spent)
         return _UNDECIDED
