@@ -100,3 +100,24 @@ def test_hard_instances_reach_their_known_optimum(record):
 def test_hard_set_is_what_the_generator_says():
     assert len(HARD) >= 10
     assert Path(__file__).with_name("hard.json").read_text() == json.dumps(HARD, indent=1) + "\n"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6))
+def test_value_midpoint_probes_are_exact_too(seed):
+    """Beyond GATHER_MAX candidates (thousands of nodes) probes snap value midpoints to real candidates."""
+    import seifer_iac.planner.threshold as threshold
+
+    problem = _problem(seed, "switched", True)
+    best, _, _ = brute_force(problem)
+    inst = build_instance(problem)
+    saved = threshold.GATHER_MAX
+    threshold.GATHER_MAX = 0
+    try:
+        found = minimise_bottleneck(inst, Budget(), [])
+    finally:
+        threshold.GATHER_MAX = saved
+    if math.isinf(best):
+        assert found.path is None
+    else:
+        assert found.value == pytest.approx(best, rel=1e-12) and found.lower == found.value
