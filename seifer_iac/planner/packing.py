@@ -18,6 +18,7 @@ import numpy as np
 
 from seifer_iac.planner.instance import Instance
 
+FINE_CELLS = 50_000  # grid size allowed for exact classes (identical stage rows); else classes by speed
 MAX_CELLS = 300_000  # size of the class-count grid; above it the bound is not built
 
 
@@ -43,10 +44,10 @@ def _classes(inst: Instance) -> tuple[np.ndarray, int] | None:
     """Host classes whose count grid fits MAX_CELLS: identical stage rows first, else equal speeds."""
     finite = np.isfinite(inst.stage_s)
     keys = [finite[w].tobytes() + inst.stage_s[w][finite[w]].tobytes() for w in range(inst.n_hosts)]
-    for grouping in (keys, [s.tobytes() for s in inst.speeds]):
+    for grouping, limit in ((keys, FINE_CELLS), ([s.tobytes() for s in inst.speeds], MAX_CELLS)):
         keyed = np.array(grouping, dtype=object)
         _, labels, counts = np.unique(keyed, return_inverse=True, return_counts=True)
-        if np.prod(counts.astype(float) + 1) <= MAX_CELLS:
+        if np.prod(counts.astype(float) + 1) <= limit:
             return labels.astype(np.int64), len(counts)
     return None
 

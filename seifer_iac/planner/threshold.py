@@ -122,6 +122,7 @@ def _packing(capped: Instance, budget: Budget) -> Packing | None:
 
 PACKING_CELL_OPS_PER_STEP = 30_000  # grid cell updates per counted step (about 3 ns each, measured)
 PACKING_FIXED_STEPS = 20  # classes and per-class spans (about 2 ms, measured)
+PACKING_SHARE = 2  # the packing bound's bisection may spend at most half of the budget
 
 
 def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, shared: bool = False) -> float:
@@ -133,16 +134,21 @@ def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, sh
     pool = candidates_between(inst, float(np.nextafter(lower, -INF)), upper, shared)
     if pool is None or pool.size == 0:
         return lower
-    lo, hi = 0, pool.size  # pool[hi] would be `upper`
-    while lo < hi:
-        mid = (lo + hi) // 2
-        packing = _packing(inst.capped(float(pool[mid])), budget)
-        if packing is None:
-            return float(pool[lo])
-        if packing.earliest(packing.counts) == 0:
-            hi = mid
-        else:
-            lo = mid + 1
+    lo, hi = 0, pool.size  # pool[hi] would be `upper`; every value below pool[lo] is ruled out
+    own = Budget(None if budget.steps_left is None else budget.steps_left // PACKING_SHARE, budget.deadline)
+    try:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            packing = _packing(inst.capped(float(pool[mid])), own)
+            if packing is None:
+                break
+            if packing.earliest(packing.counts) == 0:
+                hi = mid
+            else:
+                lo = mid + 1
+    except Timeout:
+        pass  # what was ruled out stays ruled out; the probes get the rest of the budget
+    budget.spend(own.spent)
     return float(pool[lo]) if lo < pool.size else upper
 
 
