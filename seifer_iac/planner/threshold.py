@@ -279,11 +279,20 @@ def _minimise_shared(
     lower = max(lower, min(stage_floor, value))
     lo = int(np.searchsorted(stages, stage_floor, side="left"))
     hi = int(np.searchsorted(stages, value, side="left")) if np.isfinite(value) else stages.size
+    unsure = False  # a probe ran out of its share: the bisection went on without a proof
     try:
         while lo < hi:
             mid = (lo + hi) // 2
             probe = float(stages[mid])
-            path = _least_airtime(inst, probe, float(np.nextafter(probe, INF)), budget, plain_visits, probe)
+            steps = None if budget.steps_left is None else max(1, budget.steps_left // PROBE_SHARE)
+            own = Budget(steps, budget.deadline)
+            try:
+                path = _least_airtime(inst, probe, float(np.nextafter(probe, INF)), own, plain_visits, probe)
+            except Timeout:
+                budget.spend(own.spent)
+                unsure, lo = True, mid + 1
+                continue
+            budget.spend(own.spent)
             if path is not None:
                 found = bottleneck_of(inst, path)
                 if found < value:
@@ -291,6 +300,9 @@ def _minimise_shared(
                 hi = min(mid, int(np.searchsorted(stages, value, side="left")))
             else:
                 lo = mid + 1
+                lower = max(lower, min(probe, value))  # no plan within `probe`: the optimum is above it
+        if unsure:
+            return Found(best, value, min(lower, value), timed_out=True)
         if lo > 0:
             path = _least_airtime(inst, float(stages[lo - 1]), value, budget, plain_visits, -INF)
             if path is not None and bottleneck_of(inst, path) < value:
