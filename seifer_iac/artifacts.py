@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from seifer_iac.planner.plan import Plan, Stage
+from seifer_iac.planner.problem import stored_weight_fraction
 from seifer_iac.spec.model import Spec, WeightsOptions
 
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # Kubernetes: data + binaryData of one ConfigMap must stay under 1 MiB
@@ -69,10 +70,16 @@ def budget_message(spec: Spec, stage_index: int, node: str, weight_bytes: int) -
     )
 
 
+def stored_weight_bytes(spec: Spec, param_bytes: int) -> int:
+    """The weight bytes a stage's blob will hold, before the model is split (for the early budget check;
+    the planner plans with the same fraction, planner.problem.stored_weight_fraction)."""
+    return int(param_bytes * stored_weight_fraction(spec.runtime.backend, spec.runtime.precision))
+
+
 def check_weight_budget(spec: Spec, plan: Plan) -> None:
-    """Fail at plan time (before any model is split) when a stage's parameters alone exceed the budget."""
+    """Fail at plan time (before any model is split) when a stage's weights alone exceed the budget."""
     for stage in plan.stages:
-        _check_stage(spec, stage, stage.param_bytes)
+        _check_stage(spec, stage, stored_weight_bytes(spec, stage.param_bytes))
 
 
 def _check_stage(spec: Spec, stage: Stage, weight_bytes: int) -> None:

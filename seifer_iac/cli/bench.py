@@ -18,6 +18,10 @@ BENCHES: dict[str, tuple[str, str]] = {
     "cluster": ("seifer_iac.cli.bench_cluster", "Emulated cluster: throughput and latency vs cluster size."),
     "planner": ("seifer_iac.cli.bench_planner", "Planner: proven share, gap and plan time, 5-50 nodes."),
     "hops": ("seifer_iac.cli.bench_hops", "Per-hop and codec costs for the planner's cost model."),
+    "backends": (
+        "seifer_iac.cli.bench_backends",
+        "TensorFlow vs LiteRT fp32/fp16/int8: latency, peak memory vs limit, accuracy.",
+    ),
 }
 
 
@@ -30,4 +34,5 @@ def command() -> None:
       seifer bench paper --quick
       seifer bench runtime
       seifer bench cluster --quick
+      seifer bench backends --model MobileNetV2 --parts 2
     """

@@ -126,10 +126,15 @@ def stage_memory_table(problem: Problem) -> np.ndarray:
     peaks = np.array([b.peak_activation_bytes for b in blocks], dtype=np.int64)
     memory = np.zeros((p, p), dtype=np.int64)
     cost = problem.cost
+    model = cost.memory
     for i in range(p):
         running_peak = np.maximum.accumulate(peaks[i:])
         buffers = cost.buffer_factor * (raw[i] + raw[i + 1 :])
-        memory[i, i:] = params[i + 1 :] - params[i] + running_peak + buffers + cost.memory_overhead_bytes
+        weights = params[i + 1 :] - params[i]
+        # the same IEEE operations, in the same order, as MemoryModel.stage_bytes (plans and tables agree)
+        fitted = model.base_bytes + model.per_weight_byte * weights + model.per_activation_byte * running_peak
+        fitted = fitted + buffers
+        memory[i, i:] = np.ceil(fitted * (1.0 + model.headroom)).astype(np.int64) + cost.memory_overhead_bytes
     return memory
 
 
@@ -139,7 +144,7 @@ def build_instance(problem: Problem) -> Instance:
     n, p = len(hosts), len(problem.profile.blocks)
     cost, cluster = problem.cost, problem.cluster
     memory = stage_memory_table(problem)
-    caps = np.array([h.usable_memory_bytes for h in hosts], dtype=np.int64)
+    caps = np.array([problem.capacity(h) for h in hosts], dtype=np.int64)
     flops = np.concatenate([[0], np.cumsum([b.flops for b in problem.profile.blocks], dtype=np.int64)])
     span = (flops[None, 1:] - flops[:-1, None]).astype(np.float64)  # span[i, j] = flops of blocks i..j
     params = np.concatenate([[0], np.cumsum([b.param_bytes for b in problem.profile.blocks], dtype=np.int64)])
@@ -160,6 +165,9 @@ def build_instance(problem: Problem) -> Instance:
         )
         compute = compute + work[None]
     fits = (memory[None] <= caps[:, None, None]) & upper[None]
+    if problem.weight_budget_bytes is not None:  # weights.maxTotal: a stage's weights as ConfigMaps
+        weights = np.floor((params[None, 1:] - params[:-1, None]) * problem.weight_fraction)
+        fits &= (weights <= problem.weight_budget_bytes)[None]
     stage_s = np.where(fits, compute, INF)
 
     shapes = tensor_shapes(problem)
