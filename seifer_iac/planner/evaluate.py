@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from seifer_iac.planner.cost import compute_cost_s, compute_seconds, link_seconds, stage_memory_bytes
+from seifer_iac.planner.cost import (
+    compute_seconds,
+    hop_work_s,
+    link_seconds,
+    stage_cost_s,
+    stage_memory_bytes,
+)
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.planner.problem import Placement, Problem
 
@@ -111,7 +117,9 @@ def assess(problem: Problem, placement: Placement) -> Assessment:
         label = f"link {prev} -> {node}" + (" (input)" if i == 1 else "")
         items.append((link, label))
         flops = sum(b.flops for b in problem.profile.blocks[first : last + 1])
-        items.append((compute_cost_s(problem.cost, flops, host.flops_per_s), f"stage {i} compute on {node}"))
+        in_raw, out_raw = _tensor_bytes(problem, first), _tensor_bytes(problem, last + 1)
+        stage_s = stage_cost_s(problem.cost, flops, host.flops_per_s, in_raw, out_raw)
+        items.append((stage_s, f"stage {i} compute on {node}"))
         need, room = stage_memory(problem, first, last), problem.capacity(host)
         if need > room:
             beside = " beside the dispatcher" if node == d else ""
@@ -127,12 +135,29 @@ def assess(problem: Problem, placement: Placement) -> Assessment:
     for value, label in items:
         if math.isinf(value) and label.startswith("link"):
             problems.append(f"no {label} (bandwidth 0)")
-    bottleneck, label = max(items, key=lambda item: item[0])  # first of equals: earliest in the chain
+    if problem.cost.medium == "shared":
+        bottleneck, label = shared_bottleneck(items)
+    else:
+        bottleneck, label = max(items, key=lambda item: item[0])  # first of equals: earliest in the chain
     latency = 0.0
     for k in range(0, len(items) - 1, 2):  # same order as the search: in + stage, hop + stage, ..., out
         latency = latency + (items[k][0] + items[k + 1][0])
     latency = latency + items[-1][0]
     return Assessment(bottleneck, label, latency, tuple(problems))
+
+
+def shared_bottleneck(items: list[tuple[float, str]]) -> tuple[float, str]:
+    """On a shared medium the links take turns: their term is the sum of the chain's transfer times (in
+    chain order, as the search adds them), set against each stage's own time."""
+    links = [value for value, label in items if label.startswith("link")]
+    airtime = 0.0
+    for value in links:
+        airtime = airtime + value
+    stages = [item for item in items if not item[1].startswith("link")]
+    slowest = max(stages, key=lambda item: item[0])
+    if airtime >= slowest[0]:
+        return airtime, f"shared medium: {len(links)} transfers"
+    return slowest
 
 
 def build_plan(
@@ -143,6 +168,7 @@ def build_plan(
     algorithm: str,
     proven_optimal: bool,
     backups: tuple[tuple[str, ...], ...] | None = None,
+    budget_exhausted: bool = False,
 ) -> Plan:
     """The Plan value of a feasible placement."""
     verdict = assess(problem, placement)
@@ -171,6 +197,9 @@ def build_plan(
                 param_bytes=sum(b.param_bytes for b in span),
                 flops=flops,
                 compute_s=compute_seconds(flops, host.flops_per_s),
+                overhead_s=hop_work_s(
+                    problem.cost, _tensor_bytes(problem, first), _tensor_bytes(problem, last + 1)
+                ),
                 bytes_in=problem.cost.codec.wire_bytes(
                     _tensor_bytes(problem, first), _tensor_shape(problem, first)
                 ),
@@ -194,6 +223,7 @@ def build_plan(
         lower_bound_s=min(lower_bound_s, verdict.bottleneck_s),
         algorithm=algorithm,
         proven_optimal=proven_optimal,
+        budget_exhausted=budget_exhausted,
         image=problem.image,
         dispatcher_memory_bytes=problem.dispatcher_bytes,
     )

@@ -316,7 +316,8 @@ class _Builder:
             default = self.unit(parse_bandwidth, bandwidth["default"], "cluster.bandwidth.default", None)
             self.bandwidth_unknown = default is None
         links = self.links(bandwidth.get("links", []), set(seen))
-        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default)
+        medium = bandwidth.get("medium", "switched")
+        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default, medium=medium)
 
     def speed(self, value: object, where: str, reference: float) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -49,6 +49,7 @@ class Cluster:
     nodes: tuple[Node, ...]
     links: tuple[Link, ...] = ()
     default_bits_per_s: float | None = None
+    medium: str = "switched"  # or "shared": all transfers share one channel (cluster.bandwidth.medium)
     _table: dict[tuple[str, str], float] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
@@ -85,6 +86,7 @@ class Cluster:
             nodes=tuple(n for n in self.nodes if n.name not in names),
             links=tuple(lk for lk in self.links if lk.source not in names and lk.target not in names),
             default_bits_per_s=self.default_bits_per_s,
+            medium=self.medium,
         )
 
 
