@@ -34,6 +34,7 @@ contracts: $(STAMP)
 pytest: $(STAMP) $(POLICY_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# Every benchmark lives in seifer_iac/bench/ (paper, runtime, cluster); these run its CLI commands.
 bench: bench-paper bench-runtime bench-cluster
 
 bench-paper: $(STAMP)

@@ -1,6 +1,6 @@
 """`seifer bench cluster`: the research's systems experiments on the cluster emulator, with real requests.
 
-Thin shell over seifer_iac.local.cluster_bench (runs) and cluster_report (tables, CSV, PNG).
+Thin shell over seifer_iac.bench.cluster (runs) and cluster_report (tables, CSV, PNG).
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ def command(
       seifer bench cluster --quick
       seifer bench cluster --out docs/bench-cluster
     """
-    from seifer_iac.local import cluster_bench as cb
-    from seifer_iac.local import cluster_report as report
+    from seifer_iac.bench import cluster as cb
+    from seifer_iac.bench import cluster_report as report
+    from seifer_iac.bench.cluster_gen import ClusterShape
     from seifer_iac.local import netns
-    from seifer_iac.local.cluster_gen import ClusterShape
 
     ok, reason = netns.available()
     if not ok:

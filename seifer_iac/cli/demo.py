@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 import numpy as np
 
-from seifer_iac.local.load import drive
+from seifer_iac.bench.load import drive
 from seifer_iac.local.runner import RunningPipeline
 from seifer_iac.release import Release
 

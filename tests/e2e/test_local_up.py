@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seifer_iac.bench.load import drive
 from seifer_iac.local import netns
-from seifer_iac.local.load import drive
 from seifer_iac.local.runner import LocalOptions, run_local
 from seifer_iac.release import build_release
 from tests.e2e.conftest import reference_outputs, tiny_input

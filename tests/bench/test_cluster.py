@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from seifer_iac.local import cluster_report as report
-from seifer_iac.local import netns
-from seifer_iac.local.cluster_bench import (
+from seifer_iac.bench import cluster_report as report
+from seifer_iac.bench.cluster import (
     BenchSettings,
     GainSpread,
     LossResult,
@@ -23,7 +22,7 @@ from seifer_iac.local.cluster_bench import (
     request_count,
     wrong_answers,
 )
-from seifer_iac.local.cluster_gen import (
+from seifer_iac.bench.cluster_gen import (
     GATEWAY,
     BenchModel,
     ClusterShape,
@@ -34,6 +33,7 @@ from seifer_iac.local.cluster_gen import (
     spec_data,
     wifi_bits_per_s,
 )
+from seifer_iac.local import netns
 from seifer_iac.local.failover import takeover_commands
 from seifer_iac.local.stream import Outcome, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_ticks_from_stat, delta, htb_sent_bytes

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seifer_iac.local.cluster_bench import GainSpread, LossResult, NodeUsage, Results, RunResult
+from seifer_iac.bench.cluster import GainSpread, LossResult, NodeUsage, Results, RunResult
 
 RUN_COLUMNS = (
     "experiment", "model", "workers", "codec", "stages", "placement", "bottleneck", "predicted_per_s",

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from seifer_iac.bench.cluster_gen import BenchModel, ClusterShape, RunChoices, build_spec, codec_label
 from seifer_iac.local import failover, netns
-from seifer_iac.local.cluster_gen import BenchModel, ClusterShape, RunChoices, build_spec, codec_label
 from seifer_iac.local.runner import LocalOptions, RunningPipeline, run_local
 from seifer_iac.local.stream import Outcome, Streamer, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_seconds, delta, read_htb_sent
