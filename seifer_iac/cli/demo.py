@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 import numpy as np
 
-from seifer_iac.bench.load import drive
+from seifer_iac.bench.load import drive, undilated
 from seifer_iac.local.runner import RunningPipeline
 from seifer_iac.release import Release
 
@@ -50,10 +50,17 @@ def run_demo(
         lambda i: demo_input(shape, i),
         requests,
         concurrency,
-        timeout_s=max(60.0, spec.dispatcher.deadline_s * 3),
+        timeout_s=max(60.0, spec.dispatcher.deadline_s * 3) * running.time_factor,
         on_answer=keep,
         progress=show,
     )
+    k = running.time_factor
+    if k != 1.0:
+        say(
+            f"measured (dilated x{k:g}): {result.throughput_per_s:.3f}/s, "
+            f"median {result.latency_median_s:.3f} s"
+        )
+        result = undilated(result, k)
     worst = max((float(np.max(np.abs(answers[i] - expected[i]))) for i in answers), default=float("nan"))
     ratio = result.throughput_per_s / plan.throughput_per_s if plan.throughput_per_s else float("nan")
     click.echo("")
@@ -64,6 +71,7 @@ def run_demo(
     click.echo(
         f"throughput   measured {result.throughput_per_s:.2f}/s   predicted {plan.throughput_per_s:.2f}/s"
         f"   (measured/predicted {ratio:.2f})"
+        + (f"   [{running.dilation.label}]" if running.dilation else "")
     )
     click.echo(
         f"latency      measured median {result.latency_median_s * 1000:.0f} ms, "
@@ -80,9 +88,15 @@ def run_demo(
         )
     else:
         click.echo(
-            "note         links were rate-limited to the spec's bandwidths; compute ran on this "
-            "machine's CPU, not at the spec's node speeds"
+            "note         links were rate-limited to the spec's bandwidths; "
+            + (
+                "compute ran at the spec's node speeds (a CPU quota per node)"
+                if running.quotas
+                else "compute ran on this machine's CPU, not at the spec's node speeds"
+            )
         )
+    if running.oom_kills():
+        click.echo(f"OOM kills    {running.oom_kills()} (a stage went over its memory limit; see above)")
     for error in result.errors[:5]:
         say(f"error: {error}")
     lossless = spec.runtime.codec.name in ("none", "lz4")
