@@ -2,9 +2,11 @@
 
 The quota that makes a node as fast as its spec is its FLOP/s over one host core's FLOP/s, so that figure
 must be measured on what the stages really run: each stage's partition, loaded by the runtime exactly as
-the stage process loads it (its backend and precision, one thread), pinned to one CPU, timed on zeros.
-Host speed = the plan's FLOPs of all stages / their summed per-inference time. A lower quantile of the
-timings is used, since a loaded machine only ever makes a run slower. The result is stored beside the
+the stage process loads it (its backend, precision and threads, as its config says), run on zeros.
+What is timed is the CPU time the process spends per inference (all its threads), the very unit a CFS
+quota hands out, not the wall time: on a busy host the wall time includes other programs' turns, the CPU
+time does not. Host speed = the plan's FLOPs of all stages / their summed CPU seconds per inference (a
+lower quantile of the repetitions). The result is stored beside the
 profiles (`<cache>/calibration/`), keyed by model, backend, precision and host (CPU model and count), and
 the runner prints it.
 
@@ -50,7 +52,7 @@ class Calibration:
     def describe(self) -> str:
         return (
             f"host speed: {self.flops_per_s / 1e9:.1f} GFLOP/s per core on this model's blocks "
-            f"({self.backend} {self.precision}, one thread; host {self.host})"
+            f"({self.backend} {self.precision}, CPU time per inference; host {self.host})"
         )
 
 
@@ -68,8 +70,12 @@ def host_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+CALIBRATION_REVISION = 3  # 3: CPU time, the stage's own threads (2: pinned to one CPU; 1: wall time)
+
+
 def calibration_path(model_hash: str, backend: str, precision: str, host: str) -> Path:
-    return cache_dir().parent / "calibration" / f"{model_hash[:24]}-{backend}-{precision}-{host}.json"
+    name = f"{model_hash[:24]}-{backend}-{precision}-{host}-r{CALIBRATION_REVISION}.json"
+    return cache_dir().parent / "calibration" / name
 
 
 def read_cached(path: Path) -> Calibration | None:
@@ -156,7 +162,7 @@ def _quantile(values: Sequence[float], q: float) -> float:
 
 
 def _time_stage(path: str) -> float:
-    """Load one stage as the stage process does and time one inference on zeros (a lower quantile)."""
+    """Load one stage as the stage process does; CPU seconds of one inference on zeros (a lower quantile)."""
     import numpy as np
 
     from runtime.config import load_config
@@ -176,18 +182,14 @@ def _time_stage(path: str) -> float:
         run(x)
     timings = []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start = time.process_time()
         run(x)
-        timings.append(time.perf_counter() - start)
+        timings.append(time.process_time() - start)
     return _quantile(timings, QUANTILE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     paths = list(sys.argv[1:] if argv is None else argv)
-    cpus = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpus[-1]})  # one core: the unit a quota is counted in
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ[name] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     seconds = [_time_stage(p) for p in paths]
     print(json.dumps(seconds))
