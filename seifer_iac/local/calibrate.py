@@ -70,7 +70,7 @@ def host_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-CALIBRATION_REVISION = 3  # 3: CPU time, the stage's own threads (2: pinned to one CPU; 1: wall time)
+CALIBRATION_REVISION = 4  # 4: the runtime's backends (3: TF only; 2: pinned; 1: wall time)
 
 
 def calibration_path(model_hash: str, backend: str, precision: str, host: str) -> Path:
@@ -165,12 +165,12 @@ def _time_stage(path: str) -> float:
     """Load one stage as the stage process does; CPU seconds of one inference on zeros (a lower quantile)."""
     import numpy as np
 
+    from runtime.backends import load_runner
     from runtime.config import load_config
-    from runtime.stage import make_runner
-    from runtime.weights import load_model
+    from runtime.weights import read_weights
 
     cfg = load_config(path)
-    run = make_runner(load_model(cfg.weights))  # type: ignore[union-attr]
+    run = load_runner(cfg.backend, read_weights(cfg.weights))  # type: ignore[union-attr]
     shape = [1 if d is None or d < 0 else int(d) for d in cfg.input.shape]  # type: ignore[union-attr]
     shape[0] = 1
     dtype = {"FP32": np.float32, "FP16": np.float16, "INT8": np.int8, "UINT8": np.uint8}.get(
