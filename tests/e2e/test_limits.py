@@ -28,10 +28,10 @@ model: {{file: tiny.keras, version: "1", inputShape: [512]}}
 cluster:
   nodes:
     - {{name: gw, memory: 1Gi, schedulable: false, speed: {speed}}}
-    - {{name: n1, memory: 6Mi, speed: {speed}}}
-    - {{name: n2, memory: 6Mi, speed: {speed}}}
-    - {{name: n3, memory: 6Mi, speed: {speed}}}
-    - {{name: n4, memory: 6Mi, speed: {speed}}}
+    - {{name: n1, memory: 90Mi, speed: {speed}}}
+    - {{name: n2, memory: 90Mi, speed: {speed}}}
+    - {{name: n3, memory: 90Mi, speed: {speed}}}
+    - {{name: n4, memory: 90Mi, speed: {speed}}}
   bandwidth: {{default: 1Gbps}}
 dispatcher: {{node: gw, port: {port}, deadline: 30s}}
 runtime: {{image: seifer-runtime:test, codec: none, queueDepth: 2}}
@@ -61,14 +61,13 @@ def limits_release(tmp_path, tiny_model_path, monkeypatch):
     return make
 
 
-def with_limits(release: Release, limits: dict[str, str], default: str = "2Gi") -> Release:
-    """The release with its containers' memory limits replaced: `limits` by Deployment name suffix
-    (`stage-2`), `default` for the rest (the tiny spec's 6 MiB nodes give limits no real process fits)."""
+def with_limits(release: Release, limits: dict[str, str]) -> Release:
+    """The release with some containers' memory limits replaced, by Deployment name suffix (`-stage-2`)."""
     manifests = copy.deepcopy(list(release.manifests))
     for manifest in manifests:
-        if manifest["kind"] == "Deployment":
-            name = manifest["metadata"]["name"]
-            limit = next((v for k, v in limits.items() if name.endswith(k)), default)
+        name = manifest["metadata"]["name"]
+        limit = next((v for k, v in limits.items() if name.endswith(k)), None)
+        if manifest["kind"] == "Deployment" and limit is not None:
             manifest["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = limit
     return dataclasses.replace(release, manifests=tuple(manifests))
 
@@ -110,7 +109,7 @@ def test_a_dilated_run_halves_quotas_stretches_deadlines_and_labels_figures(
 ):
     """The wiring of k=2 in a real run; the rates themselves are measured in tests/local/test_cgroups.py and,
     end to end, by `seifer bench cluster --sweep compute` (too noisy for a test on a loaded 2-core host)."""
-    release = with_limits(limits_release("1GFLOPS"), {})
+    release = limits_release("1GFLOPS")  # the manifests' own limits (the measured memory model)
     options = LocalOptions(run_dir=tmp_path / "run", limits=True, dilation=2.0)
     with run_local(release, options, stream=io.StringIO()) as running:
         assert (

@@ -119,7 +119,6 @@ def test_up_local_demo_through_the_cli(tmp_path, tiny_spec):
             "--local",
             str(spec_path),
             "--emulate-network=no",
-            "--limits=no",  # the tiny spec's 6 MiB nodes give limits no real process fits (test_limits)
             "--demo",
             "--requests",
             "12",
