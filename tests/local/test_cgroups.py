@@ -360,3 +360,33 @@ def test_dilation_two_halves_link_rates_and_scales_back(writable_cgroups: None) 
     print(f"link rate k=1 {rates[1.0] / 1e6:.2f} Mbit/s, k=2 {rates[2.0] / 1e6:.2f} Mbit/s")
     assert rates[2.0] == pytest.approx(rates[1.0] / 2, rel=0.10)
     assert rates[2.0] * 2 == pytest.approx(rates[1.0], rel=0.10)
+
+
+@pytest.mark.cgroups
+def test_seifer_down_removes_the_cgroups_a_killed_run_recorded(
+    writable_cgroups: None, tmp_path: Path
+) -> None:
+    from seifer_iac.local import runstate
+    from seifer_iac.local.teardown import down
+
+    pipeline = f"tdown-{os.getpid()}"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", STALE_HOLDER, pipeline], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        run = holder.stdout.readline().strip()
+        made = _leftovers(run)
+        assert len(made) == 2
+        holder.kill()
+        holder.wait(timeout=10)
+        runstate.write_state(
+            tmp_path, {"pipeline": pipeline, "netns": False, "cgroups": made, "processes": {}}
+        )
+        report = down(tmp_path)
+        assert set(made) <= set(report.cgroups_removed)
+        assert _leftovers(run) == []
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        cgroups.sweep_stale(pipeline=pipeline)
