@@ -46,7 +46,7 @@ def run_rows(runs: Sequence[RunResult]) -> list[list[str]]:
             r.model, str(r.workers), r.codec, str(r.stages), r.placement, _num(r.predicted_per_s),
             _num(r.measured_per_s), _num(r.ratio), _ms(r.predicted_latency_s), _ms(r.unloaded_latency_s),
             _ms(r.latency_median_s), _ms(r.latency_p95_s), f"{r.answered}/{r.requests}", _num(r.resends, 0),
-            _num(r.host_load, 1),
+            str(r.oom_kills), _num(r.host_load, 1),
         ]
         for r in runs
     ]  # fmt: skip
@@ -55,7 +55,7 @@ def run_rows(runs: Sequence[RunResult]) -> list[list[str]]:
 RUN_HEADER = (
     "model", "workers", "codec", "stages", "placement [blocks]", "predicted /s", "measured /s",
     "measured/predicted", "predicted latency ms", "unloaded latency ms", "loaded median ms", "loaded p95 ms",
-    "answered", "re-sends", "host load",
+    "answered", "re-sends", "OOM kills", "host load",
 )  # fmt: skip
 
 

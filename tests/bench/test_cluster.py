@@ -34,7 +34,7 @@ from seifer_iac.bench.cluster_gen import (
     spec_data,
     wifi_bits_per_s,
 )
-from seifer_iac.local import netns
+from seifer_iac.local import cgroups, netns
 from seifer_iac.local.failover import takeover_commands
 from seifer_iac.local.stream import Outcome, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_ticks_from_stat, delta, htb_sent_bytes
@@ -234,8 +234,8 @@ def test_a_small_real_run_measures_sane_figures(tmp_path, monkeypatch):
         run_dir=tmp_path / "run",
         shape=ClusterShape(
             2,
-            big_memory="64Mi",
-            small_memory="8Mi",
+            big_memory="160Mi",
+            small_memory="100Mi",
             reserved="0",
             memory_overhead="1Mi",
             fixed_bandwidth="400Kbps",
@@ -245,9 +245,11 @@ def test_a_small_real_run_measures_sane_figures(tmp_path, monkeypatch):
         min_requests=8,
         max_requests=16,
         base_dir=tmp_path,
+        limits=cgroups.available()[0],  # as root: each pod under its manifest's memory limit
     )
     messages: list[str] = []
     result = measure("size", 2, "none", settings, messages.append)
+    assert result.oom_kills == 0 and result.dilation == 1.0
     assert result.answered == result.requests and result.failed == 0
     assert result.measured_per_s > 0 and math.isfinite(result.ratio)
     assert result.unloaded_latency_s > 0

@@ -110,9 +110,16 @@ def test_counters_and_run_names() -> None:
 
 
 def test_available_explains_why_not_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seifer_iac.local.runner import resolve_limits
+
     monkeypatch.setattr(cgroups.os, "geteuid", lambda: 1000)
     ok, reason = cgroups.available()
     assert not ok and "root" in reason
+    enforced, why = resolve_limits("auto")
+    assert not enforced and "not enforced" in why and "root" in why and "unlimited" in why
+    with pytest.raises(cgroups.CgroupError, match=r"cannot enforce node limits here: .*root"):
+        resolve_limits("yes")
+    assert resolve_limits("no")[0] is False
 
 
 # ----------------------------------------------------------------------------------------- real cgroups
