@@ -63,6 +63,20 @@ def demo_input(shape: tuple[int, ...], index: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
+def node_busy_ms(running: RunningPipeline, before: dict[str, float], answered: int) -> dict[str, float]:
+    """Per node with a CPU quota: milliseconds of its time one inference took (CPU seconds / quota),
+    scaled back by the dilation: what a node of the spec's speed spends, compute and I/O alike."""
+    if not running.quotas or answered <= 0:
+        return {}
+    after = running.node_cpu_seconds()
+    quotas = dict(running.quotas)
+    return {
+        node: (after[node] - before.get(node, 0.0)) / quotas[node] / answered * 1000 / running.time_factor
+        for node in after
+        if quotas.get(node)
+    }
+
+
 def run_demo(
     release: Release, running: RunningPipeline, requests: int, emulated: bool, say: Callable[[str], None]
 ) -> bool:
@@ -86,6 +100,7 @@ def run_demo(
 
     concurrency = 2 * (len(plan.stages) + 1)
     say(f"sending {requests} requests, {concurrency} in flight, to {running.dispatcher_url}")
+    cpu_before = running.node_cpu_seconds()
     result = drive(
         running.dispatcher_url,
         spec.name,
@@ -96,6 +111,7 @@ def run_demo(
         on_answer=keep,
         progress=show,
     )
+    busy = node_busy_ms(running, cpu_before, result.answered)
     k = running.time_factor
     if k != 1.0:
         say(
@@ -139,6 +155,12 @@ def run_demo(
                 if running.quotas
                 else "compute ran on this machine's CPU, not at the spec's node speeds"
             )
+        )
+    if busy:
+        click.echo(
+            "node time    per inference (CPU used / CPU quota): "
+            + ", ".join(f"{node} {ms:.0f} ms" for node, ms in sorted(busy.items(), key=lambda kv: -kv[1]))
+            + f"; the busiest node bounds the rate at {1000 / max(busy.values()):.2f}/s"
         )
     if running.oom_kills():
         click.echo(f"OOM kills    {running.oom_kills()} (a stage went over its memory limit; see above)")

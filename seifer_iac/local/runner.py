@@ -26,6 +26,7 @@ from seifer_iac.local import cgroups, netns, procs, runstate, speed
 from seifer_iac.local.calibrate import Calibration, CalibrationError, calibrate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
+from seifer_iac.local.usage import cpu_seconds
 from seifer_iac.release import Release
 
 
@@ -66,6 +67,16 @@ class RunningPipeline:
 
     def oom_kills(self) -> int:
         return sum(s.oom_kills for s in self.supervisor.status())
+
+    def node_cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each node's processes have used so far (compare two readings around a load)."""
+        node_of = {pod.name: pod.node for pod in self.pods}
+        used: dict[str, float] = {}
+        for status in self.supervisor.status():
+            seconds = cpu_seconds(status.pid) if status.pid else None
+            if seconds is not None:
+                used[node_of[status.name]] = used.get(node_of[status.name], 0.0) + seconds
+        return used
 
 
 def resolve_emulation(requested: str) -> tuple[bool, str]:
