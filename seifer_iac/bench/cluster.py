@@ -99,6 +99,15 @@ class RunResult:
     dilation: float = 1.0  # k: measured figures are already scaled back (rates x k, latencies / k)
     oom_kills: int = 0
     raw_measured_per_s: float = float("nan")  # what the dilated run measured, before scaling back
+    node_time_s: tuple[tuple[str, float], ...] = ()  # per node with a CPU quota: CPU / quota per inference
+
+    @property
+    def busiest(self) -> str:
+        """The node whose time per inference (CPU used / its quota, scaled back) is longest."""
+        if not self.node_time_s:
+            return ""
+        node, seconds = max(self.node_time_s, key=lambda item: item[1])
+        return f"{node} {seconds * 1e3:.0f} ms"
 
     @property
     def ratio(self) -> float:
@@ -296,7 +305,9 @@ def measure(
         load = os.getloadavg()[0]
         counters = dispatcher_counters(running.dispatcher_url)
         oom_kills = running.oom_kills()
+        quotas = dict(running.quotas)
     answered = len(loaded.answered)
+    usage = usage_per_inference(delta(before, after), answered, node_roles(rel))
     result = RunResult(
         experiment=experiment,
         model=model.label,
@@ -316,12 +327,13 @@ def measure(
         failed=count - answered,
         resends=counters.get("seifer_dispatcher_resends_total", float("nan")),
         duplicates=counters.get("seifer_dispatcher_duplicates_total", float("nan")),
-        usage=usage_per_inference(delta(before, after), answered, node_roles(rel)),
+        usage=usage,
         planned_input_bytes=plan.stages[0].bytes_in,
         host_load=load,
         dilation=k,
         oom_kills=oom_kills,
         raw_measured_per_s=loaded.throughput_per_s,
+        node_time_s=tuple((u.node, u.cpu_s / quotas[u.node] / k) for u in usage if quotas.get(u.node)),
     )
     say(f"  measured {result.measured_per_s:.2f}/s (x{result.ratio:.2f} of predicted),"
         f" median latency {result.latency_median_s * 1e3:.0f} ms, {answered}/{count} answered,"

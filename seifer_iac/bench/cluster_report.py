@@ -94,8 +94,9 @@ def spread_rows(spread: Sequence[GainSpread]) -> list[list[str]]:
 
 COMPUTE_HEADER = (
     "model", "workers", "stages", "placement [blocks]", "bottleneck (plan)", "predicted /s", "measured /s",
-    "measured/predicted", "gain vs 1 measured", "gain vs 1 predicted", "loaded median ms", "answered",
-    "dilation k", "OOM kills", "host load",
+    "measured/predicted", "gain vs 1 measured", "gain vs 1 predicted",
+    "busiest node (CPU / quota per inference)",
+    "loaded median ms", "answered", "dilation k", "OOM kills", "host load",
 )  # fmt: skip
 
 
@@ -111,7 +112,7 @@ def compute_rows(runs: Sequence[RunResult]) -> list[list[str]]:
         [
             r.model, str(r.workers), str(r.stages), r.placement, r.bottleneck, _num(r.predicted_per_s),
             _num(r.measured_per_s), _num(r.ratio), gain(r.measured_per_s, one_measured),
-            gain(r.predicted_per_s, one_predicted), _ms(r.latency_median_s),
+            gain(r.predicted_per_s, one_predicted), r.busiest or "n/a", _ms(r.latency_median_s),
             f"{r.answered}/{r.requests}", f"{r.dilation:g}", str(r.oom_kills), _num(r.host_load, 1),
         ]
         for r in runs
