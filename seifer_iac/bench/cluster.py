@@ -559,6 +559,7 @@ class Experiments:
     compute_sizes: tuple[int, ...] = ()  # the compute-bound sweep (Pi-class nodes, node speeds enforced)
     compute_model: BenchModel = field(default_factory=lambda: BenchModel(application="ResNet50", seed=0))
     compute_codec: Any = "none"
+    dilation_check: float = 0.0  # > 1: run one sweep size again at this k and compare it with k=1
 
 
 @dataclass(frozen=True)
@@ -592,6 +593,10 @@ def run_all(
         )
         for workers in plan.compute_sizes:
             runs.append(measure("compute", workers, plan.compute_codec, computed, say))
+        if plan.dilation_check > 1:
+            workers = 4 if 4 in plan.compute_sizes else max(plan.compute_sizes)
+            dilated = replace(computed, dilation=plan.dilation_check)
+            runs.append(measure("dilation", workers, plan.compute_codec, dilated, say))
     for workers in plan.sizes:
         runs.append(measure("size", workers, plan.sweep_codec, settings, say))
     for codec in plan.codecs:

@@ -133,6 +133,23 @@ def defer_lines(runs: Sequence[RunResult]) -> list[str]:
     ]
 
 
+def dilation_lines(compute: Sequence[RunResult], dilated: Sequence[RunResult]) -> list[str]:
+    """The same configuration at k=1 and at k > 1: raw rates k times apart, scaled-back rates equal."""
+    lines = []
+    for slow in dilated:
+        real = next((r for r in compute if r.workers == slow.workers and r.dilation == 1.0), None)
+        if real is None or real.measured_per_s <= 0:
+            continue
+        raw_share = slow.raw_measured_per_s / real.measured_per_s
+        lines.append(
+            f"Dilation check, {slow.workers} workers: at k={slow.dilation:g} the run measured"
+            f" {slow.raw_measured_per_s:.3f}/s raw, {raw_share:.2f} of the"
+            f" k=1 run's {real.measured_per_s:.3f}/s (expected {1 / slow.dilation:.2f}); scaled back"
+            f" {slow.measured_per_s:.3f}/s, {slow.measured_per_s / real.measured_per_s:.2f} of k=1."
+        )
+    return lines
+
+
 def gain_lines(runs: Sequence[RunResult]) -> list[str]:
     """Throughput of each size against the one-worker run (measured and predicted)."""
     base = next((r for r in runs if r.workers == 1), None)
@@ -215,6 +232,14 @@ def report_lines(results: Results, command: str) -> list[str]:
             f" OOM kills: {sum(r.oom_kills for r in compute)}.",
             "",
         ]
+        dilated = results.by("dilation")
+        if dilated:
+            lines += [
+                *markdown(COMPUTE_HEADER, compute_rows(dilated)),
+                "",
+                *dilation_lines(compute, dilated),
+                "",
+            ]
     sizes = results.by("size")
     if sizes:
         lines += ["## Throughput and latency against cluster size", ""]

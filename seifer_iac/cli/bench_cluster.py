@@ -84,6 +84,13 @@ def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) ->
 )
 @click.option("--wifi", default="50Mbps", show_default=True, help="Bandwidth of every link in the sweep.")
 @click.option(
+    "--dilation-check",
+    type=click.FloatRange(0, 100),
+    default=2.0,
+    show_default=True,
+    help="Run the sweep's 4-worker cluster again at this k and compare it with k=1 (0: skip).",
+)
+@click.option(
     "--dilation",
     default="auto",
     show_default=True,
@@ -98,7 +105,7 @@ def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) ->
 def command(
     quick: bool, out_dir: Path, sizes: str | None, codec_workers: int, seed: int, resnet50: bool | None,
     no_loss: bool, compute_sizes: str | None, no_compute: bool, compute_only: bool, compute_model: str,
-    pi_speed: str, gateway_speed: str, wifi: str, dilation: str, run_dir: Path | None,
+    pi_speed: str, gateway_speed: str, wifi: str, dilation_check: float, dilation: str, run_dir: Path | None,
 ) -> None:  # fmt: skip
     """Throughput and latency against cluster size, measured against predicted throughput, the codecs,
     CPU seconds and bytes sent per inference per node, and a node loss taken over by the plan's backup,
@@ -157,6 +164,7 @@ def command(
         spread_seeds=0 if compute_only else 20 if quick else 50,
         compute_sizes=compute,
         compute_model=BenchModel(application=compute_model, seed=0 if compute_model == "ResNet50" else 7),
+        dilation_check=dilation_check if factor in (None, 1.0) else 0.0,
     )
     settings = cb.BenchSettings(
         run_dir=run_dir or Path.home() / ".local" / "state" / "seifer" / "bench-cluster",

@@ -293,3 +293,11 @@ def test_compute_plot_is_written_only_when_the_sweep_ran(tmp_path):
     runs = tuple(replace(_run(n, n * 0.5, "compute"), model="ResNet50") for n in (1, 2, 8))
     assert report.plot_compute(Results(runs, None, 1.0), tmp_path / "compute.png").stat().st_size > 1000
     assert report.plot_compute(_results(), tmp_path / "none.png") is None
+
+
+def test_the_dilation_check_compares_raw_and_scaled_back_rates_with_k_one():
+    real = replace(_run(4, 1.4, "compute"), model="ResNet50")
+    slow = replace(_run(4, 1.5, "dilation"), model="ResNet50", dilation=2.0, raw_measured_per_s=0.75)
+    text = "\n".join(report.report_lines(Results((real, slow), None, 1.0), "x"))
+    assert "at k=2 the run measured 0.750/s raw, 0.54 of the k=1 run's 1.400/s (expected 0.50)" in text
+    assert "scaled back 1.500/s, 1.07 of k=1." in text
