@@ -130,6 +130,11 @@ def measure_stages(
     return [float(x) for x in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
+def cached_calibration(model_hash: str, backend: str, precision: str) -> Calibration | None:
+    """This host's stored calibration for the model, backend and precision, if any."""
+    return read_cached(calibration_path(model_hash, backend, precision, host_key()))
+
+
 def calibrate(
     configs: Sequence[Path],
     flops: Sequence[int],

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from seifer_iac.local import cgroups, netns, procs, runstate, speed
-from seifer_iac.local.calibrate import Calibration, CalibrationError, calibrate
+from seifer_iac.local.calibrate import Calibration, CalibrationError, cached_calibration, calibrate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
 from seifer_iac.local.usage import cpu_seconds
@@ -170,26 +170,30 @@ def process_specs(
 def host_calibration(release: Release, options: LocalOptions) -> Calibration:
     """One host core's speed on this model's blocks with the spec's backend (cached; measured once)."""
     spec, plan = release.spec, release.plan
+    key = {
+        "model_hash": plan.model_hash,
+        "backend": spec.runtime.backend,
+        "precision": spec.runtime.precision,
+    }
+    cached = None if options.recalibrate else cached_calibration(**key)
+    if cached is not None:
+        return cached
     folder = options.run_dir / "calibrate"
     pods = local_pods(list(release.manifests), lambda _node: "127.0.0.1", str(folder), options.python)
-    stages = {p.name: p for p in pods if p.component == "stage"}
     configs, flops = [], []
     for stage in plan.stages:
-        pod = next(p for name, p in stages.items() if name.endswith(f"-stage-{stage.index}"))
+        pod = next(p for p in pods if p.component == "stage" and p.name.endswith(f"-stage-{stage.index}"))
         write_pod_files(pod, folder / "pods" / pod.name)
-        config = next(rel for rel, _ in pod.files if rel.endswith(".json") and "weights" not in rel)
-        configs.append(folder / "pods" / pod.name / config)
+        configs.append(Path(pod.argv[pod.argv.index("--config") + 1]))  # the container's own config
         flops.append(stage.flops)
     try:
         found, _cached = calibrate(
             configs,
             flops,
-            model_hash=plan.model_hash,
-            backend=spec.runtime.backend,
-            precision=spec.runtime.precision,
+            **key,
             python=options.python,
             env={"PYTHONPATH": child_pythonpath()},
-            refresh=options.recalibrate,
+            refresh=True,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -206,7 +210,7 @@ def plan_speed(
         return None, None, {}
     try:
         found = host_calibration(release, options)
-    except (CalibrationError, OSError, StopIteration) as err:
+    except (CalibrationError, OSError, StopIteration, ValueError) as err:
         say(f"CPU speed not emulated (calibration failed: {err}); nodes run at this host's speed")
         return None, None, {}
     say(found.describe())
