@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POLICY_STAMP := policy/venv/.installed
 
-.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-compute clean
+.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-compute bench-backends clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,8 @@ contracts: $(STAMP)
 pytest: $(STAMP) $(POLICY_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Every benchmark lives in seifer_iac/bench/ (paper, runtime, cluster); these run its CLI commands.
-bench: bench-paper bench-runtime bench-cluster bench-compute
+# Every benchmark lives in seifer_iac/bench/ (paper, runtime, cluster, backends); these run its CLI commands.
+bench: bench-paper bench-runtime bench-cluster bench-compute bench-backends
 
 bench-paper: $(STAMP)
 	$(BIN)/seifer bench paper
@@ -49,6 +49,9 @@ bench-cluster: $(STAMP)
 # Node speeds enforced (root, cgroups): Raspberry-Pi-class workers, ResNet50 on 1-16 nodes, DEFER's +53 %.
 bench-compute: $(STAMP)
 	$(BIN)/seifer bench cluster --compute-only --out docs/bench-compute
+
+bench-backends: $(STAMP)
+	$(BIN)/seifer bench backends --fit
 
 clean:
 	rm -rf $(VENV) policy/venv build *.egg-info .pytest_cache .ruff_cache

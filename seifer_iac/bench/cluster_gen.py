@@ -53,7 +53,7 @@ class ClusterShape:
     big_memory: str = "512Mi"
     small_memory: str = "352Mi"
     reserved: str = "16Mi"
-    memory_overhead: str = "320Mi"
+    memory_overhead: str = "0"
     fixed_bandwidth: str | None = None
     worker_speed: str | None = None  # e.g. "4GFLOPS" (Raspberry-Pi class); None: planner.referenceSpeed
     gateway_speed: str | None = None
