@@ -44,7 +44,7 @@ MAX_PERIOD_US = 1_000_000  # the kernel's ceiling for cfs_period_us
 # each node; the weight makes sure a busy host still grants them, so the nodes run at their speed.
 CPU_SHARES = 16 * 1024
 CPU_WEIGHT = 16 * 100
-RUN_NAME = re.compile(r"^sf-[a-z0-9]+-[0-9a-f]{6}-(\d+)-(\d+)$")
+RUN_NAME = re.compile(r"^sf-[a-z0-9]+-[0-9a-f]{6}-(\d+)-(\d+)(?:-probe)?$")  # a probe is swept like a run
 
 
 class CgroupError(RuntimeError):
@@ -444,7 +444,9 @@ def available(controllers: Mapping[str, Controller] | None = None) -> tuple[bool
     if missing:
         return False, f"no writable cgroup controller for {' and '.join(missing)} (see /proc/self/mountinfo)"
     try:
-        bases = choose_bases(found, f"sf-probe-{os.getpid()}")
+        bases = choose_bases(
+            found, run_name("probe", os.getpid(), proc_start_ticks(os.getpid()) or 0) + "-probe"
+        )
     except CgroupError as err:
         return False, str(err)
     versions = sorted({f"v{c.version}" for c in bases.values()})
