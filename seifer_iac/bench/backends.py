@@ -1,7 +1,7 @@
 """`seifer bench backends`: TensorFlow against LiteRT fp32/fp16/int8, side by side, on real stage processes.
 
 For each model, split into partitions at single-tensor cuts, and each backend and precision: the
-partitions run as real stage processes behind a real dispatcher (runtime/localchain.py) and real requests
+partitions run as real stage processes behind a real dispatcher (`localchain`) and real requests
 stream through them. Reported per partition: compute latency (the backend's runner in this process, median),
 peak resident size (VmHWM of the stage process) against the limit the memory model gives it, and
 start-to-ready time (spawn to /v2/health/ready); per model: throughput, and accuracy against the unsplit
@@ -130,8 +130,8 @@ def measure_model(
     runs on `threads` threads (TensorFlow always uses every core, so compare at threads = cores)."""
     from runtime.backends import load_runner
     from runtime.config import BackendConfig
-    from runtime.localchain import LocalChain, write_chain
-    from seifer_iac.local.load import drive
+    from seifer_iac.bench.load import drive
+    from seifer_iac.bench.localchain import LocalChain, write_chain
     from seifer_iac.model.load import build_application
     from seifer_iac.model.profiler import profile_model
     from seifer_iac.model.split import partition_blobs

@@ -33,4 +33,6 @@ def command(spec_path: str, local: bool, run_dir: Path | None) -> None:
     report = down(run_dir or default_run_dir(spec.name), pipeline=spec.name)
     stopped = ", ".join(report.signalled) or "no process"
     removed = ", ".join(report.namespaces_removed) or "no namespace"
+    if report.cgroups_removed:
+        removed += f" and {len(report.cgroups_removed)} cgroups"
     click.echo(f"{spec.name}: stopped {stopped}; removed {removed}")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seifer_iac.local import netns
-from seifer_iac.local.load import drive
+from seifer_iac.bench.load import drive
+from seifer_iac.local import cgroups, netns
 from seifer_iac.local.runner import LocalOptions, run_local
 from seifer_iac.release import build_release
 from tests.e2e.conftest import reference_outputs, tiny_input
@@ -133,6 +133,9 @@ def test_up_local_demo_through_the_cli(tmp_path, tiny_spec):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "12/12 answered, 0 errors" in done.stdout
+    if cgroups.available()[0]:  # as root the defaults enforce node limits and say what bounds the rate
+        assert "node limits enforced" in done.stderr and "host speed:" in done.stderr
+        assert "node time    per inference (CPU used / CPU quota):" in done.stdout
     difference = re.search(r"max abs difference (\S+)", done.stdout)
     assert difference and float(difference.group(1)) <= 1e-5, done.stdout
     memory = re.findall(r"memory       (\S+): peak (\d+) MiB of a (\d+) MiB limit", done.stdout)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
+from seifer_iac.bench.load import drive
 from seifer_iac.cli.demo import memory_limits, peak_resident_bytes
-from seifer_iac.local.load import drive
 from seifer_iac.local.runner import LocalOptions, run_local
 from seifer_iac.model.cache import profile_for_source
 from seifer_iac.planner.cost import CostModel

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.bench import ChainResult, CodecResult, HopResult, Results, bench_codecs, codec_label, to_markdown
 from runtime.codecs import CodecSpec
+from seifer_iac.bench.runtime import (
+    ChainResult,
+    CodecResult,
+    HopResult,
+    Results,
+    bench_codecs,
+    codec_label,
+    to_markdown,
+)
 
 
 def test_codec_table_on_a_sparse_activation() -> None:

@@ -1,12 +1,12 @@
-"""`seifer bench paper` shell: options and errors (the logic is tested in test_paper_bench)."""
+"""`seifer bench paper` shell: options and errors (the logic is tested in test_paper)."""
 
 from __future__ import annotations
 
 from click.testing import CliRunner
 
+from seifer_iac.bench import paper as pb
 from seifer_iac.cli.bench_paper import command
-from seifer_iac.planner import paper_bench as pb
-from tests.planner.test_paper_bench import synthetic_profiles
+from tests.bench.test_paper import synthetic_profiles
 
 
 def test_unknown_variant_exit_2():

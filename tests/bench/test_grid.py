@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from seifer_iac.planner.grid import DISPATCHER, GridPoint, bandwidth_bits_per_s, random_cluster
+from seifer_iac.bench.grid import DISPATCHER, GridPoint, bandwidth_bits_per_s, random_cluster
 
 
 def test_channel_model():

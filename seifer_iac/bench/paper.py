@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from seifer_iac.bench.grid import GridPoint, grid_problem
 from seifer_iac.planner.baselines import greedy, random_placement, two_phase
 from seifer_iac.planner.errors import PlanningError
 from seifer_iac.planner.evaluate import assess
-from seifer_iac.planner.grid import GridPoint, grid_problem
 from seifer_iac.planner.instance import build_instance
 from seifer_iac.planner.optimise import optimise
 from seifer_iac.profile import Profile, load_profile
@@ -31,7 +31,7 @@ MEMORY_MIB = (64, 128, 256, 512)
 TRIALS = 50
 QUICK_NODES = (5, 20, 50)
 QUICK_TRIALS = 3
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "bench" / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 VARIANTS = {
     "with-dispatcher": "communication objective, dispatcher links counted (our product's objective)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import random
 
-from seifer_iac.planner import paper_bench as pb
+from seifer_iac.bench import paper as pb
 from tests.planner.helpers import MIB, make_profile
 
 

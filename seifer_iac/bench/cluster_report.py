@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from seifer_iac.local.cluster_bench import GainSpread, LossResult, NodeUsage, Results, RunResult
+from seifer_iac.bench.cluster import GainSpread, LossResult, NodeUsage, Results, RunResult
 
 RUN_COLUMNS = (
     "experiment", "model", "workers", "codec", "stages", "placement", "bottleneck", "predicted_per_s",
     "measured_per_s", "ratio", "predicted_latency_ms", "unloaded_latency_ms", "latency_median_ms",
     "latency_p95_ms", "requests", "answered", "failed", "resends", "duplicates", "planned_input_bytes",
-    "dispatcher_sent_bytes", "host_load",
+    "dispatcher_sent_bytes", "host_load", "dilation", "oom_kills", "raw_measured_per_s",
 )  # fmt: skip
+DEFER_GAIN = 0.53  # DEFER (arXiv 2201.06769): ResNet50 on 8 compute nodes, throughput against one device
 USAGE_COLUMNS = ("node", "role", "cpu_s_per_inference", "bytes_sent_per_inference")
 
 
@@ -45,7 +46,7 @@ def run_rows(runs: Sequence[RunResult]) -> list[list[str]]:
             r.model, str(r.workers), r.codec, str(r.stages), r.placement, _num(r.predicted_per_s),
             _num(r.measured_per_s), _num(r.ratio), _ms(r.predicted_latency_s), _ms(r.unloaded_latency_s),
             _ms(r.latency_median_s), _ms(r.latency_p95_s), f"{r.answered}/{r.requests}", _num(r.resends, 0),
-            _num(r.host_load, 1),
+            str(r.oom_kills), _num(r.host_load, 1),
         ]
         for r in runs
     ]  # fmt: skip
@@ -54,7 +55,7 @@ def run_rows(runs: Sequence[RunResult]) -> list[list[str]]:
 RUN_HEADER = (
     "model", "workers", "codec", "stages", "placement [blocks]", "predicted /s", "measured /s",
     "measured/predicted", "predicted latency ms", "unloaded latency ms", "loaded median ms", "loaded p95 ms",
-    "answered", "re-sends", "host load",
+    "answered", "re-sends", "OOM kills", "host load",
 )  # fmt: skip
 
 
@@ -89,6 +90,64 @@ def spread_rows(spread: Sequence[GainSpread]) -> list[list[str]]:
         ]
         for g in spread
     ]  # fmt: skip
+
+
+COMPUTE_HEADER = (
+    "model", "workers", "stages", "placement [blocks]", "bottleneck (plan)", "predicted /s", "measured /s",
+    "measured/predicted", "gain vs 1 measured", "gain vs 1 predicted",
+    "busiest node (CPU / quota per inference)",
+    "loaded median ms", "answered", "dilation k", "OOM kills", "host load",
+)  # fmt: skip
+
+
+def compute_rows(runs: Sequence[RunResult]) -> list[list[str]]:
+    base = next((r for r in runs if r.workers == 1), None)
+    one_measured = base.measured_per_s if base else None
+    one_predicted = base.predicted_per_s if base else None
+
+    def gain(value: float, one: float | None) -> str:
+        return "n/a" if not one or one <= 0 else f"{value / one - 1:+.0%}"
+
+    return [
+        [
+            r.model, str(r.workers), str(r.stages), r.placement, r.bottleneck, _num(r.predicted_per_s),
+            _num(r.measured_per_s), _num(r.ratio), gain(r.measured_per_s, one_measured),
+            gain(r.predicted_per_s, one_predicted), r.busiest or "n/a", _ms(r.latency_median_s),
+            f"{r.answered}/{r.requests}", f"{r.dilation:g}", str(r.oom_kills), _num(r.host_load, 1),
+        ]
+        for r in runs
+    ]  # fmt: skip
+
+
+def defer_lines(runs: Sequence[RunResult]) -> list[str]:
+    """ResNet50 on 8 compute nodes against one, beside DEFER's reported +53 %."""
+    one = next((r for r in runs if r.workers == 1 and r.model == "ResNet50"), None)
+    eight = next((r for r in runs if r.workers == 8 and r.model == "ResNet50"), None)
+    if one is None or eight is None or one.measured_per_s <= 0:
+        return []
+    measured = eight.measured_per_s / one.measured_per_s - 1
+    return [
+        f"ResNet50, 8 compute nodes against one: measured {measured:+.0%}"
+        f" (predicted {eight.predicted_per_s / one.predicted_per_s - 1:+.0%}); DEFER reported"
+        f" {DEFER_GAIN:+.0%} on its CORE emulation."
+    ]
+
+
+def dilation_lines(compute: Sequence[RunResult], dilated: Sequence[RunResult]) -> list[str]:
+    """The same configuration at k=1 and at k > 1: raw rates k times apart, scaled-back rates equal."""
+    lines = []
+    for slow in dilated:
+        real = next((r for r in compute if r.workers == slow.workers and r.dilation == 1.0), None)
+        if real is None or real.measured_per_s <= 0:
+            continue
+        raw_share = slow.raw_measured_per_s / real.measured_per_s
+        lines.append(
+            f"Dilation check, {slow.workers} workers: at k={slow.dilation:g} the run measured"
+            f" {slow.raw_measured_per_s:.3f}/s raw, {raw_share:.2f} of the"
+            f" k=1 run's {real.measured_per_s:.3f}/s (expected {1 / slow.dilation:.2f}); scaled back"
+            f" {slow.measured_per_s:.3f}/s, {slow.measured_per_s / real.measured_per_s:.2f} of k=1."
+        )
+    return lines
 
 
 def gain_lines(runs: Sequence[RunResult]) -> list[str]:
@@ -162,6 +221,25 @@ LOSS_HEADER = (
 def report_lines(results: Results, command: str) -> list[str]:
     """The whole report as markdown (printed to stdout and written next to the CSV)."""
     lines = [f"Command: `{command}` ({results.seconds / 60:.1f} min)", ""]
+    compute = results.by("compute")
+    if compute:
+        k = sorted({r.dilation for r in compute})
+        lines += ["## Compute-bound sweep: node speeds enforced (CPU quota per node), full objective", ""]
+        lines += [*markdown(COMPUTE_HEADER, compute_rows(compute)), "", *defer_lines(compute)]
+        lines += [
+            f"Time dilation k = {', '.join(f'{x:g}' for x in k)}"
+            " (figures scaled back: rates x k, latencies / k);"
+            f" OOM kills: {sum(r.oom_kills for r in compute)}.",
+            "",
+        ]
+        dilated = results.by("dilation")
+        if dilated:
+            lines += [
+                *markdown(COMPUTE_HEADER, compute_rows(dilated)),
+                "",
+                *dilation_lines(compute, dilated),
+                "",
+            ]
     sizes = results.by("size")
     if sizes:
         lines += ["## Throughput and latency against cluster size", ""]
@@ -205,6 +283,7 @@ def csv_rows(results: Results) -> list[dict[str, Any]]:
             "requests": r.requests, "answered": r.answered, "failed": r.failed, "resends": r.resends,
             "duplicates": r.duplicates, "planned_input_bytes": r.planned_input_bytes,
             "dispatcher_sent_bytes": r.dispatcher_sent_bytes, "host_load": r.host_load,
+            "dilation": r.dilation, "oom_kills": r.oom_kills, "raw_measured_per_s": r.raw_measured_per_s,
         }  # fmt: skip
         rows.append(base)
         rows += [_usage_row(r, u) for u in r.usage]
@@ -300,6 +379,37 @@ def plot(results: Results, path: Path) -> Path:
         ax.set_ylabel("CPU ms / inference")
         twin.set_ylabel("KiB sent / inference")
         ax.set_title("Per stage node: CPU (blue) and bytes sent (orange)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_compute(results: Results, path: Path) -> Path | None:
+    """Predicted and measured throughput against node count in the compute-bound sweep (None: not run)."""
+    runs = results.by("compute")
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [r.workers for r in runs]
+    ax.plot(xs, [r.measured_per_s for r in runs], "o-", label="measured (scaled back)")
+    ax.plot(xs, [r.predicted_per_s for r in runs], "s--", label="predicted (plan, full objective)")
+    one = next((r for r in runs if r.workers == 1), None)
+    if one is not None and 8 in xs:
+        ax.plot([8], [one.measured_per_s * (1 + DEFER_GAIN)], "k*", markersize=12, label="DEFER: +53 % at 8")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_xlabel("Raspberry-Pi-class worker nodes")
+    ax.set_ylabel("inferences / s")
+    k = ", ".join(f"{x:g}" for x in sorted({r.dilation for r in runs}))
+    ax.set_title(f"{runs[0].model}: compute-bound sweep (dilation k = {k})")
+    ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -55,6 +55,10 @@ class ClusterShape:
     reserved: str = "16Mi"
     memory_overhead: str = "0"
     fixed_bandwidth: str | None = None
+    worker_speed: str | None = None  # e.g. "4GFLOPS" (Raspberry-Pi class); None: planner.referenceSpeed
+    gateway_speed: str | None = None
+    uniform_memory: bool = False  # every worker gets big_memory (a compute-bound sweep: memory never binds)
+    objective: str = "communication"
 
     def __post_init__(self) -> None:
         if not 1 <= self.workers <= MAX_WORKERS:
@@ -107,10 +111,16 @@ def _mbps(bits_per_s: float) -> str:
 
 def spec_data(name: str, shape: ClusterShape, model: BenchModel, run: RunChoices) -> dict[str, Any]:
     """The pipeline spec document (what a user would write in YAML) for this cluster."""
-    nodes: list[dict[str, Any]] = [{"name": GATEWAY, "memory": "4Gi", "schedulable": False}]
+    gateway: dict[str, Any] = {"name": GATEWAY, "memory": "4Gi", "schedulable": False}
+    if shape.gateway_speed:
+        gateway["speed"] = shape.gateway_speed
+    nodes: list[dict[str, Any]] = [gateway]
     for i, worker in enumerate(worker_names(shape.workers)):
-        memory = shape.big_memory if i == 0 else shape.small_memory
-        nodes.append({"name": worker, "memory": memory, "reserved": shape.reserved})
+        memory = shape.big_memory if i == 0 or shape.uniform_memory else shape.small_memory
+        node: dict[str, Any] = {"name": worker, "memory": memory, "reserved": shape.reserved}
+        if shape.worker_speed:
+            node["speed"] = shape.worker_speed
+        nodes.append(node)
     if shape.fixed_bandwidth:
         bandwidth: dict[str, Any] = {"default": shape.fixed_bandwidth}
     else:
@@ -134,7 +144,7 @@ def spec_data(name: str, shape: ClusterShape, model: BenchModel, run: RunChoices
             "queueDepth": run.queue_depth,
             "memoryOverhead": shape.memory_overhead,
         },
-        "planner": {"objective": "communication", "maxStages": 8},
+        "planner": {"objective": shape.objective, "maxStages": max(8, shape.workers)},
         "weights": {"maxTotal": "128Mi"},
     }
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from seifer_iac.bench.cluster_gen import BenchModel, ClusterShape, RunChoices, build_spec, codec_label
 from seifer_iac.local import failover, netns
-from seifer_iac.local.cluster_gen import BenchModel, ClusterShape, RunChoices, build_spec, codec_label
 from seifer_iac.local.runner import LocalOptions, RunningPipeline, run_local
 from seifer_iac.local.stream import Outcome, Streamer, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_seconds, delta, read_htb_sent
@@ -56,6 +56,9 @@ class BenchSettings:
     deadline: str = "60s"
     ready_timeout_s: float = 300.0
     base_dir: Path | None = None  # resolves a model file
+    limits: bool = False  # memory limit per pod from the manifests (cgroups; OOM kills counted)
+    cpu_speed: bool = False  # with limits: each node as fast as its spec (CPU quota), time dilation
+    dilation: float | None = None  # None: chosen from the host's cores
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,18 @@ class RunResult:
     usage: tuple[NodeUsage, ...] = ()
     planned_input_bytes: int = 0  # wire bytes the plan expects on the dispatcher -> stage 1 link
     host_load: float = float("nan")  # 1-minute load average at the end of the window (2 cores shared)
+    dilation: float = 1.0  # k: measured figures are already scaled back (rates x k, latencies / k)
+    oom_kills: int = 0
+    raw_measured_per_s: float = float("nan")  # what the dilated run measured, before scaling back
+    node_time_s: tuple[tuple[str, float], ...] = ()  # per node with a CPU quota: CPU / quota per inference
+
+    @property
+    def busiest(self) -> str:
+        """The node whose time per inference (CPU used / its quota, scaled back) is longest."""
+        if not self.node_time_s:
+            return ""
+        node, seconds = max(self.node_time_s, key=lambda item: item[1])
+        return f"{node} {seconds * 1e3:.0f} ms"
 
     @property
     def ratio(self) -> float:
@@ -221,7 +236,12 @@ def running_release(
         name = f"cb-{tag}" + (f"-{attempt}" if attempt else "")
         release = build(name)
         options = LocalOptions(
-            run_dir=settings.run_dir / name, emulate_network=True, ready_timeout_s=settings.ready_timeout_s
+            run_dir=settings.run_dir / name,
+            emulate_network=True,
+            ready_timeout_s=settings.ready_timeout_s,
+            limits=settings.limits,
+            cpu_speed=settings.cpu_speed,
+            dilation=settings.dilation,
         )
         stack = contextlib.ExitStack()
         try:
@@ -272,17 +292,22 @@ def measure(
         streamer = Streamer(
             running.dispatcher_url, rel.spec.name, rel.profile.input_name, bench_inputs(shape)
         )
-        unloaded = streamer.run(UNLOADED_REQUESTS, 1)
+        k = running.time_factor
+        unloaded = streamer.run(UNLOADED_REQUESTS, 1, timeout_s=120.0 * k)
         concurrency = concurrency_for(rel)
-        count = request_count(plan.throughput_per_s, concurrency, settings)
+        count = request_count(plan.throughput_per_s / k, concurrency, settings)
         say(f"  plan {' -> '.join(s.node for s in plan.stages)}: predicted {plan.throughput_per_s:.2f}/s;"
-            f" sending {count} requests, {concurrency} in flight")  # fmt: skip
+            f" sending {count} requests, {concurrency} in flight"
+            + (f" (dilated x{k:g})" if k != 1 else ""))  # fmt: skip
         before = sample(running)
-        loaded = streamer.run(count, concurrency, on_outcome=_progress(say, count))
+        loaded = streamer.run(count, concurrency, on_outcome=_progress(say, count), timeout_s=120.0 * k)
         after = sample(running)
         load = os.getloadavg()[0]
         counters = dispatcher_counters(running.dispatcher_url)
+        oom_kills = running.oom_kills()
+        quotas = dict(running.quotas)
     answered = len(loaded.answered)
+    usage = usage_per_inference(delta(before, after), answered, node_roles(rel))
     result = RunResult(
         experiment=experiment,
         model=model.label,
@@ -292,23 +317,28 @@ def measure(
         placement=" > ".join(f"{s.node}[{s.first_block}-{s.last_block}]" for s in plan.stages),
         bottleneck=plan.bottleneck,
         predicted_per_s=plan.throughput_per_s,
-        measured_per_s=loaded.throughput_per_s,
+        measured_per_s=loaded.throughput_per_s * k,
         predicted_latency_s=plan.latency_s,
-        unloaded_latency_s=unloaded.latency_s(0.5),
-        latency_median_s=loaded.latency_s(0.5),
-        latency_p95_s=loaded.latency_s(0.95),
+        unloaded_latency_s=unloaded.latency_s(0.5) / k,
+        latency_median_s=loaded.latency_s(0.5) / k,
+        latency_p95_s=loaded.latency_s(0.95) / k,
         requests=count,
         answered=answered,
         failed=count - answered,
         resends=counters.get("seifer_dispatcher_resends_total", float("nan")),
         duplicates=counters.get("seifer_dispatcher_duplicates_total", float("nan")),
-        usage=usage_per_inference(delta(before, after), answered, node_roles(rel)),
+        usage=usage,
         planned_input_bytes=plan.stages[0].bytes_in,
         host_load=load,
+        dilation=k,
+        oom_kills=oom_kills,
+        raw_measured_per_s=loaded.throughput_per_s,
+        node_time_s=tuple((u.node, u.cpu_s / quotas[u.node] / k) for u in usage if quotas.get(u.node)),
     )
     say(f"  measured {result.measured_per_s:.2f}/s (x{result.ratio:.2f} of predicted),"
         f" median latency {result.latency_median_s * 1e3:.0f} ms, {answered}/{count} answered,"
-        f" host load {load:.1f}")  # fmt: skip
+        f" host load {load:.1f}" + (f", dilation x{k:g} (scaled back)" if k != 1 else "")
+        + (f", {oom_kills} OOM kills" if oom_kills else ""))  # fmt: skip
     return result
 
 
@@ -526,6 +556,10 @@ class Experiments:
     loss_workers: int | None = 4
     resnet_sizes: tuple[int, ...] = ()
     spread_seeds: int = 0
+    compute_sizes: tuple[int, ...] = ()  # the compute-bound sweep (Pi-class nodes, node speeds enforced)
+    compute_model: BenchModel = field(default_factory=lambda: BenchModel(application="ResNet50", seed=0))
+    compute_codec: Any = "none"
+    dilation_check: float = 0.0  # > 1: run one sweep size again at this k and compare it with k=1
 
 
 @dataclass(frozen=True)
@@ -541,11 +575,28 @@ class Results:
 
 
 def run_all(
-    plan: Experiments, settings: BenchSettings, say: Say, resnet_shape: ClusterShape | None = None
+    plan: Experiments,
+    settings: BenchSettings,
+    say: Say,
+    resnet_shape: ClusterShape | None = None,
+    compute_shape: ClusterShape | None = None,
 ) -> Results:
     """Every experiment of `plan`, in order; a sweep run at the codec size and codec is reused."""
     started = time.perf_counter()
     runs: list[RunResult] = []
+    if plan.compute_sizes:
+        computed = replace(
+            settings,
+            shape=compute_shape or settings.shape,
+            cpu_speed=settings.limits,
+            model=plan.compute_model,
+        )
+        for workers in plan.compute_sizes:
+            runs.append(measure("compute", workers, plan.compute_codec, computed, say))
+        if plan.dilation_check > 1:
+            workers = 4 if 4 in plan.compute_sizes else max(plan.compute_sizes)
+            dilated = replace(computed, dilation=plan.dilation_check)
+            runs.append(measure("dilation", workers, plan.compute_codec, dilated, say))
     for workers in plan.sizes:
         runs.append(measure("size", workers, plan.sweep_codec, settings, say))
     for codec in plan.codecs:

@@ -11,7 +11,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -98,4 +98,17 @@ def drive(
         throughput_per_s=throughput,
         latency_median_s=statistics.median(ordered) if ordered else float("nan"),
         latency_p95_s=ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("nan"),
+    )
+
+
+def undilated(result: LoadResult, factor: float) -> LoadResult:
+    """Figures of a run dilated k times, scaled back to the spec cluster's time (rates x k, times / k)."""
+    if factor == 1.0:
+        return result
+    return replace(
+        result,
+        seconds=result.seconds / factor,
+        throughput_per_s=result.throughput_per_s * factor,
+        latency_median_s=result.latency_median_s / factor,
+        latency_p95_s=result.latency_p95_s / factor,
     )

@@ -10,12 +10,11 @@ Three questions, answered on loopback with the real processes (``python -m runti
    ZeroMQ, and through the HTTP dispatcher) against the unsplit model under ``tf.function``.
 
 Absolute figures depend on the machine (and on how many cores other work leaves); the markdown notes
-the core count. Also runnable as ``python -m runtime.bench [--quick] [--write docs/benchmarks.md]``.
+the core count.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -33,7 +32,7 @@ import zmq
 from runtime.client import infer
 from runtime.codecs import CodecSpec, compress, decompress
 from runtime.frames import Decoded, Header, decode, encode
-from runtime.localchain import ChainFiles, LocalChain, free_ports, write_chain
+from seifer_iac.bench.localchain import ChainFiles, LocalChain, free_ports, write_chain
 
 HOP_CODECS = (CodecSpec("none"), CodecSpec("lz4"), CodecSpec("zfp", mode="rate", rate=16))
 TABLE_CODECS = (
@@ -389,20 +388,3 @@ def to_markdown(results: Results) -> str:
         f"| {c.label} | {c.requests_per_second:.1f} | {c.median_latency_ms:.2f} |" for c in results.chain
     ]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.bench", description="SEIFER runtime benchmarks")
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--write", type=Path, help="also write the markdown tables to this file")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    text = to_markdown(run_benchmarks(quick=args.quick))
-    print(text)
-    if args.write:
-        args.write.write_text(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

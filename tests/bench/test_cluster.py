@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from seifer_iac.local import cluster_report as report
-from seifer_iac.local import netns
-from seifer_iac.local.cluster_bench import (
+from seifer_iac.bench import cluster_report as report
+from seifer_iac.bench.cluster import (
     BenchSettings,
     GainSpread,
     LossResult,
@@ -23,7 +23,7 @@ from seifer_iac.local.cluster_bench import (
     request_count,
     wrong_answers,
 )
-from seifer_iac.local.cluster_gen import (
+from seifer_iac.bench.cluster_gen import (
     GATEWAY,
     BenchModel,
     ClusterShape,
@@ -34,6 +34,7 @@ from seifer_iac.local.cluster_gen import (
     spec_data,
     wifi_bits_per_s,
 )
+from seifer_iac.local import cgroups, netns
 from seifer_iac.local.failover import takeover_commands
 from seifer_iac.local.stream import Outcome, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_ticks_from_stat, delta, htb_sent_bytes
@@ -244,9 +245,11 @@ def test_a_small_real_run_measures_sane_figures(tmp_path, monkeypatch):
         min_requests=8,
         max_requests=16,
         base_dir=tmp_path,
+        limits=cgroups.available()[0],  # as root: each pod under its manifest's memory limit
     )
     messages: list[str] = []
     result = measure("size", 2, "none", settings, messages.append)
+    assert result.oom_kills == 0 and result.dilation == 1.0
     assert result.answered == result.requests and result.failed == 0
     assert result.measured_per_s > 0 and math.isfinite(result.ratio)
     assert result.unloaded_latency_s > 0
@@ -258,3 +261,43 @@ def test_a_small_real_run_measures_sane_figures(tmp_path, monkeypatch):
     assert not [ns for ns in netns.list_netns() if ns.startswith(netns.name_prefix("cb-size2-none-tiny"))]
     spread = predicted_spread((2,), 3, settings)  # the profile is cached by now: planner only
     assert spread[0].workers == 2 and spread[0].seeds == 3 and math.isfinite(spread[0].median_gain)
+
+
+def test_compute_sweep_spec_has_pi_class_speeds_uniform_memory_and_the_full_objective():
+    shape = ClusterShape(
+        workers=3, worker_speed="4GFLOPS", gateway_speed="10GFLOPS", uniform_memory=True, big_memory="1Gi",
+        fixed_bandwidth="50Mbps", objective="full",
+    )  # fmt: skip
+    data = spec_data("cb-x", shape, BenchModel(), RunChoices())
+    workers = [n for n in data["cluster"]["nodes"] if n["name"] != GATEWAY]
+    assert {n["speed"] for n in workers} == {"4GFLOPS"} and {n["memory"] for n in workers} == {"1Gi"}
+    assert data["cluster"]["nodes"][0]["speed"] == "10GFLOPS"
+    assert data["planner"]["objective"] == "full"
+    spec = build_spec("cb-x", shape, BenchModel(), RunChoices())
+    assert spec.cluster.node("n01").flops_per_s == 4e9
+
+
+def test_compute_report_gives_gain_per_node_count_dilation_oom_kills_and_defer():
+    def run(workers: int, measured: float) -> RunResult:
+        return replace(_run(workers, measured, "compute"), model="ResNet50", dilation=1.5, oom_kills=0)
+
+    results = Results((run(1, 1.0), run(2, 1.8), run(8, 1.6)), None, 60.0)
+    text = "\n".join(report.report_lines(results, "seifer bench cluster --compute-only"))
+    assert "## Compute-bound sweep" in text
+    assert "| ResNet50 | 8 | 2 |" in text and "| +60% | +700% |" in text and "| 1.5 | 0 |" in text
+    assert "8 compute nodes against one: measured +60% (predicted +700%); DEFER reported +53%" in text
+    assert "Time dilation k = 1.5" in text and "OOM kills: 0" in text
+
+
+def test_compute_plot_is_written_only_when_the_sweep_ran(tmp_path):
+    runs = tuple(replace(_run(n, n * 0.5, "compute"), model="ResNet50") for n in (1, 2, 8))
+    assert report.plot_compute(Results(runs, None, 1.0), tmp_path / "compute.png").stat().st_size > 1000
+    assert report.plot_compute(_results(), tmp_path / "none.png") is None
+
+
+def test_the_dilation_check_compares_raw_and_scaled_back_rates_with_k_one():
+    real = replace(_run(4, 1.4, "compute"), model="ResNet50")
+    slow = replace(_run(4, 1.5, "dilation"), model="ResNet50", dilation=2.0, raw_measured_per_s=0.75)
+    text = "\n".join(report.report_lines(Results((real, slow), None, 1.0), "x"))
+    assert "at k=2 the run measured 0.750/s raw, 0.54 of the k=1 run's 1.400/s (expected 0.50)" in text
+    assert "scaled back 1.500/s, 1.07 of k=1." in text

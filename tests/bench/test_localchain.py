@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from runtime.config import DispatcherConfig, StageConfig, load_config
-from runtime.localchain import free_ports, rewrite_dispatcher, write_chain
+from seifer_iac.bench.localchain import free_ports, rewrite_dispatcher, write_chain
 
 
 def test_free_ports_are_distinct() -> None:
