@@ -126,6 +126,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, tiny_split: TinySplit) -> It
         model_version=VERSION,
         plan_hash=PLAN,
         chunk_size=4096,
+        max_batch=4,
         deadlineSeconds=60.0,
         maxAttempts=30,
         heartbeatMs=500,

@@ -28,11 +28,14 @@ REQUESTS = 240
 
 @pytest.fixture(scope="module")
 def zfp_chain(chain: LocalChain) -> LocalChain:
-    """The session chain with its last hop switched to ZFP tolerance mode (stage 3 restarted)."""
+    """The session chain with its last hop switched to ZFP tolerance mode (stage 3 and the dispatcher,
+    which accepts only the codec its config names, restarted)."""
     chain.kill("stage-3", signal.SIGTERM)
+    chain.kill("dispatcher", signal.SIGTERM)
     chain.set_stage_codec(3, {"name": "zfp", "mode": "tolerance", "tolerance": TOLERANCE})
     chain.start_stage(3)
-    chain.wait_stage_ready(3)
+    chain.start_dispatcher()
+    chain.wait_all_ready(120.0)
     return chain
 
 
