@@ -108,10 +108,16 @@ class Chain:
         self.ctx = zmq.asyncio.Context()
         self.push = zmqopts.configure(self.ctx.socket(zmq.PUSH), cfg.queue_depth, cfg.heartbeat_ms)
         self.pull = zmqopts.configure(self.ctx.socket(zmq.PULL), cfg.queue_depth, cfg.heartbeat_ms)
-        self.monitor = self.push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.curve = zmqopts.secure(
+            self.ctx, self.pull, self.push, cfg.encryption.name, cfg.encryption.keys_dir
+        )
+        self.monitor = self.push.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECTED
+        )
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
         self.peers = 0  # ZMTP connections to stage 1
+        self.unconnected_reason = f"not connected to stage 1 at {cfg.first.address}"
         self.probes: dict[int, float] = {}  # probe request id -> monotonic time sent
         self.last_answer = float("-inf")  # monotonic time the chain last delivered a result
         self.silent_since: float | None = None  # first unanswered probe since the last answer
@@ -155,6 +161,8 @@ class Chain:
         self.monitor.close(linger=0)
         self.push.close(linger=0)
         self.pull.close(linger=0)
+        if self.curve is not None:
+            self.curve.close()
         self.ctx.term()
 
     async def infer(self, array: np.ndarray) -> np.ndarray:
@@ -222,7 +230,7 @@ class Chain:
             now = time.monotonic()
             if not self.peers:
                 self.silent_since = None
-                self.health.set_unready(f"not connected to stage 1 at {self.cfg.first.address}")
+                self.health.set_unready(self.unconnected_reason)
                 continue
             if now - self.last_answer < window:
                 self.silent_since = None
@@ -250,7 +258,10 @@ class Chain:
     async def _receive(self) -> None:
         warned: set[str] = set()
         while True:
-            frames = await self.pull.recv_multipart(copy=False)
+            try:
+                frames = await self.pull.recv_multipart(copy=False)
+            except zmq.Again:  # pyzmq saw a readiness event with nothing to read (seen under load)
+                continue
             self.metrics.bytes_in.inc(sum(len(f.buffer) for f in frames))
             decoded = self._check(frames)
             if isinstance(decoded, Rejected):
@@ -300,7 +311,13 @@ class Chain:
             self.peers = peers
             if not peers:  # at once; readiness returns when a probe comes back (see _probe)
                 self.last_answer = float("-inf")
-                self.health.set_unready(f"not connected to stage 1 at {self.cfg.first.address}")
+                self.unconnected_reason = f"not connected to stage 1 at {self.cfg.first.address}"
+                if event["event"] == zmq.EVENT_CONNECTED:  # TCP is up, yet no handshake completes
+                    self.unconnected_reason += (
+                        ": it accepts TCP but no ZeroMQ handshake completes (with encryption on, it does "
+                        "not hold this pipeline's keys; else it speaks another protocol)"
+                    )
+                self.health.set_unready(self.unconnected_reason)
 
 
 JSON_BYTES_PER_VALUE = 32  # the longest float literal JSON writes, with separator
@@ -489,7 +506,11 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
 async def serve(cfg: DispatcherConfig) -> None:
     """Run until SIGTERM/SIGINT, then stop HTTP first (no new requests) and close the chain."""
     registry, health = Registry(), Health("starting")
-    chain = Chain(cfg, DispatcherMetrics(registry), health)
+    try:
+        chain = Chain(cfg, DispatcherMetrics(registry), health)
+    except zmqopts.CurveKeyError as exc:  # a missing or wrong Secret: one line, exit 1 (kubelet retries)
+        log.error("cannot secure the chain: %s", exc)
+        raise SystemExit(1) from exc
     runner = web.AppRunner(build_app(cfg, chain, health, registry), access_log=None)
     await runner.setup()
     try:

@@ -72,13 +72,15 @@ def write_chain(
     tensors: Sequence[dict[str, Any]] | None = None,
     backend: dict[str, Any] | None = None,
     max_batch: int = 1,
+    curve_keys: str | Path | None = None,
     **dispatcher: Any,
 ) -> ChainFiles:
     """Write chunks and configs for ``len(blobs)`` stages; ``codecs[0]`` is the dispatcher's, ``codecs[i]``
     stage i's outgoing codec. ``tensors[0]`` is stage 1's input, ``tensors[i]`` stage i's output (default:
     the input spec, then the output spec for every stage). ``backend`` is every stage's backend object
     (default tensorflow, for Keras partition blobs); ``max_batch`` the largest batch a -1 batch axis
-    admits. Extra keyword arguments are camelCase dispatcher keys
+    admits; ``curve_keys`` a directory of CURVE keys (runtime.zmqopts.write_keys) to encrypt every hop.
+    Extra keyword arguments are camelCase dispatcher keys
     (deadlineSeconds...)."""
     directory = Path(directory)
     stages = len(blobs)
@@ -99,6 +101,7 @@ def write_chain(
         "planHash": plan_hash,
         "queueDepth": queue_depth,
         "maxBatch": max_batch,
+        **({"encryption": {"name": "curve", "keysDir": str(curve_keys)}} if curve_keys else {}),
     }
     stage_paths = []
     for index, blob in enumerate(blobs, start=1):

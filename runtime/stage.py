@@ -125,7 +125,9 @@ def serve_chain(
     ctx = zmq.Context()
     pull = zmqopts.configure(ctx.socket(zmq.PULL), cfg.queue_depth, cfg.heartbeat_ms)
     push = zmqopts.configure(ctx.socket(zmq.PUSH), cfg.queue_depth, cfg.heartbeat_ms)
+    curve = None
     try:
+        curve = zmqopts.secure(ctx, pull, push, cfg.encryption.name, cfg.encryption.keys_dir)
         pull.bind(zmqopts.bind_address(cfg.address, cfg.data_port))
         push.connect(cfg.next.address)
         metrics.queue_depth.set(cfg.queue_depth)
@@ -163,6 +165,10 @@ def serve_chain(
                     metrics.bytes_out.inc(_nbytes(out))
                     break
             metrics.in_flight.add(-1)
+    except zmqopts.CurveKeyError as exc:  # a missing or wrong Secret: unready with the reason, not dead
+        health.fail(str(exc))
+        metrics.ready.set(0)
+        log.error("stage %d not ready: %s", cfg.stage, exc)
     except zmq.ZMQError as exc:
         health.fail(f"ZeroMQ error: {exc}")
         metrics.ready.set(0)
@@ -174,6 +180,8 @@ def serve_chain(
     finally:
         pull.close(linger=0)
         push.close(linger=zmqopts.LINGER_MS)
+        if curve is not None:
+            curve.close()
         ctx.term()
 
 

@@ -18,6 +18,7 @@ import pytest
 from runtime.client import InferError, infer, list_models, model_metadata, wait_ready
 from runtime.localchain import ChainFiles, LocalChain, write_chain
 from runtime.metrics import parse_text
+from runtime.zmqopts import generate_keys, write_keys
 
 from .conftest import FakeStage, wait_for
 
@@ -393,3 +394,22 @@ def test_non_finite_results_are_valid_json(dispatcher: ChainFiles, fake_stage_fa
     assert json.loads(text, parse_constant=refuse)["outputs"][0]["data"] == [None, None, None, 1.5]
     x = np.zeros((1, 4), np.float32)
     np.testing.assert_array_equal(infer(dispatcher.url, "toy", x, input_name="input"), y)  # binary: exact
+
+
+def test_encrypted_chain_admits_only_its_own(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    """CURVE on both hops: a stage with the pipeline's keys serves; one with other keys cannot even
+    connect (the dispatcher stays unready and says why)."""
+    keys = generate_keys()
+    files, chain = start_dispatcher(
+        tmp_path, curve_keys=write_keys(tmp_path / "keys", keys), deadlineSeconds=3.0, maxAttempts=3
+    )
+    with chain:
+        stranger = fake_stage_factory(
+            files.data_ports[0], files.result_port, PLAN, VERSION, double, keys=generate_keys()
+        )
+        assert wait_for(lambda: "no ZeroMQ handshake completes" in _reason(files), 15), _reason(files)
+        stranger.close()
+        fake_stage_factory(files.data_ports[0], files.result_port, PLAN, VERSION, double, keys=keys)
+        assert wait_ready(files.url, 15)
+        x = np.ones((1, 4), np.float32)
+        np.testing.assert_array_equal(infer(files.url, "toy", x, input_name="input"), x * 2)

@@ -21,6 +21,7 @@ from runtime.codecs import CodecSpec
 from runtime.frames import Header, encode
 from runtime.localchain import ChainFiles, LocalChain
 from runtime.metrics import parse_text
+from runtime.zmqopts import Curve, CurveKeys, generate_keys, load_keys
 
 from .conftest import PLAN, VERSION, TinySplit, wait_for
 
@@ -54,15 +55,39 @@ def test_concurrent_requests_each_get_their_own_answer(files: ChainFiles, tiny_s
         np.testing.assert_array_equal(y, tiny_split.reference(x))
 
 
-def _push(port: int, messages: list[list[bytes]]) -> None:
+def _push(port: int, messages: list[list[bytes]], keys: CurveKeys | None, wait: float = 2.0) -> None:
+    """Send as a peer holding ``keys`` (a member of the encrypted chain) or none (an outsider)."""
     ctx = zmq.Context()
+    curve = Curve(ctx, keys) if keys else None
     sock = ctx.socket(zmq.PUSH)
-    sock.setsockopt(zmq.LINGER, 2000)
+    sock.setsockopt(zmq.LINGER, int(wait * 1000))
+    if curve:
+        curve.client(sock)
     sock.connect(f"tcp://127.0.0.1:{port}")
     for frames in messages:
         sock.send_multipart(frames)
     sock.close()
+    if curve:
+        curve.close()
     ctx.term()
+
+
+def chain_keys(files: ChainFiles) -> CurveKeys:
+    return load_keys(files.directory / "keys")
+
+
+def test_a_peer_without_the_pipeline_keys_cannot_feed_a_stage(files: ChainFiles) -> None:
+    """The chain is encrypted (CURVE): frames from a peer without the keys never reach the stage, not
+    even its reject counters, however valid they are."""
+    activation = np.zeros((1, 8, 8, 4), np.float32)
+    before = stage_metrics(files, 2)
+    valid = [bytes(f) for f in encode(Header(7, 1, PLAN, VERSION, 2, codec=CodecSpec("lz4")), activation)]
+    _push(files.data_ports[1], [valid] * 5, keys=None, wait=1.0)
+    outsider = generate_keys()
+    _push(files.data_ports[1], [valid] * 5, keys=outsider, wait=1.0)
+    after = stage_metrics(files, 2)
+    for key in ("seifer_stage_bytes_in_total", "seifer_stage_requests_total"):
+        assert after.get(key, 0) == before.get(key, 0), key
 
 
 def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_serving(
@@ -85,7 +110,7 @@ def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_ser
         other_version,
         wrong_shape,
     ]
-    _push(files.data_ports[1], messages)
+    _push(files.data_ports[1], messages, chain_keys(files))
 
     def counted() -> bool:
         m = stage_metrics(files, 2)
@@ -98,7 +123,7 @@ def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_ser
                 "bad_header",
                 "plan_hash",
                 "model_version",
-                "run_error",
+                "tensor",
             )
         )
 
