@@ -16,12 +16,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import zmq
 
 from seifer_iac.local import netns, procs, runstate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
+from seifer_iac.manifests import secrets
 from seifer_iac.release import Release
+from seifer_iac.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ def write_pod_files(pod: LocalPod, root: Path) -> None:
     for relative, content in pod.files:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)  # owner-only, as a mounted Secret would be to the pod's user
         path.write_bytes(content)
     for relative in pod.empty_dirs:
         (root / relative).mkdir(parents=True, exist_ok=True)
@@ -114,6 +119,14 @@ def process_specs(pods: list[LocalPod], emulator: netns.Emulator | None) -> list
     return specs
 
 
+def run_keys(spec: Spec) -> list[dict[str, Any]]:
+    """The key Secret of an encrypted pipeline, generated for this run (never written beside the spec)."""
+    if not secrets.encrypted(spec):
+        return []
+    public, secret = zmq.curve_keypair()
+    return [secrets.curve_secret(spec, public.decode(), secret.decode())]
+
+
 @contextlib.contextmanager
 def run_local(
     release: Release, options: LocalOptions, stream: TextIO | None = None
@@ -129,7 +142,8 @@ def run_local(
             config = netns.EmulatorConfig.from_cluster(spec.name, spec.cluster)
             emulator = stack.enter_context(netns.Emulator(config))
         address_of = emulator.address_of if emulator else (lambda _node: "127.0.0.1")
-        pods = local_pods(list(release.manifests), address_of, str(options.run_dir), options.python)
+        manifests = [*release.manifests, *run_keys(spec)]  # a fresh CURVE key pair for each local run
+        pods = local_pods(manifests, address_of, str(options.run_dir), options.python)
         taken = [] if emulator else busy_ports(pods)
         if taken:
             listed = ", ".join(f"{port} ({name})" for name, port in taken)

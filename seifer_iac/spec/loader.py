@@ -340,6 +340,7 @@ class _Builder:
             image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
             backend=backend,
             precision=precision,
+            encryption=raw.get("encryption", "curve"),
         )
 
     def codec(self, raw: str | dict[str, Any]) -> Codec:

@@ -178,6 +178,7 @@ class Runtime:
     image_pull_policy: str = "IfNotPresent"
     backend: str = "litert"
     precision: str = "fp32"
+    encryption: str = "curve"  # curve | none: ZeroMQ CURVE on every hop, keys from a Secret
 
 
 @dataclass(frozen=True)
