@@ -15,7 +15,9 @@ attempt timeout. It was chosen over asking each stage's ``/v2/health/ready`` bec
 request needs, not what each process believes: every hop's route, network policy and keys, every stage's
 computation and the return path, with no list of stage HTTP addresses in the dispatcher's config. Its cost
 is one inference per attempt timeout while idle, none under traffic. While not ready the dispatcher
-answers infer requests with 503 and Retry-After at once instead of holding them for the deadline.
+answers infer requests with 503 and Retry-After at once instead of holding them for the deadline (requests
+already in the chain keep being re-sent). Losing stage 1 makes it unready after a second at most; a
+shorter blip (ZeroMQ reconnects in 100 ms) changes nothing.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class Chain:
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
         self.peers = 0  # ZMTP connections to stage 1
+        self.disconnected_since: float | None = None  # when the last connection to stage 1 went
         self.unconnected_reason = f"not connected to stage 1 at {cfg.first.address}"
         self.probes: dict[int, float] = {}  # probe request id -> monotonic time sent
         self.last_answer = float("-inf")  # monotonic time the chain last delivered a result
@@ -229,8 +232,11 @@ class Chain:
             await asyncio.sleep(min(0.1, window / 4))
             now = time.monotonic()
             if not self.peers:
-                self.silent_since = None
-                self.health.set_unready(self.unconnected_reason)
+                # a blip (ZeroMQ reconnects in 100 ms) keeps what was; a lasting loss is unready at once
+                lost = self.disconnected_since
+                if lost is None or now - lost >= min(window, 1.0):
+                    self.silent_since = None
+                    self.health.set_unready(self.unconnected_reason)
                 continue
             if now - self.last_answer < window:
                 self.silent_since = None
@@ -308,16 +314,18 @@ class Chain:
                 peers += 1
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 peers = max(0, peers - 1)
+            if peers and not self.peers:
+                self.disconnected_since = None
+            elif not peers and self.disconnected_since is None:
+                self.disconnected_since = time.monotonic()  # _probe turns a lasting loss into unready
             self.peers = peers
-            if not peers:  # at once; readiness returns when a probe comes back (see _probe)
-                self.last_answer = float("-inf")
+            if not peers:
                 self.unconnected_reason = f"not connected to stage 1 at {self.cfg.first.address}"
                 if event["event"] == zmq.EVENT_CONNECTED:  # TCP is up, yet no handshake completes
                     self.unconnected_reason += (
                         ": it accepts TCP but no ZeroMQ handshake completes (with encryption on, it does "
                         "not hold this pipeline's keys; else it speaks another protocol)"
                     )
-                self.health.set_unready(self.unconnected_reason)
 
 
 JSON_BYTES_PER_VALUE = 32  # the longest float literal JSON writes, with separator

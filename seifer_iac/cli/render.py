@@ -102,10 +102,21 @@ def command(spec_path: str, output: Path) -> None:
     except OSError as error:
         click.echo(f"error: {error.strerror or error}: {error.filename or spec_path}", err=True)
         raise SystemExit(2) from None
+    from seifer_iac.keyfile import KeyFileError, with_key_secret
+
     try:
-        write_manifests(release.manifests, output)
+        manifests, keys = with_key_secret(release.spec, spec_path, list(release.manifests))
+        write_manifests(manifests, output)
+    except KeyFileError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
     except OSError as error:
         click.echo(f"error: cannot write to {output}: {error.strerror or error}", err=True)
         raise SystemExit(2) from None
+    if keys is not None:
+        state = "created" if keys.created else "reused"
+        click.echo(
+            f"CURVE keys {state}: {keys.path}; never commit it, nor the Secret file it wrote to {output}"
+        )
     for line in summary_lines(release, output, time.perf_counter() - started):
         click.echo(line)
