@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 
-from runtime.codecs import CodecError, CodecSpec
+from runtime.codecs import CodecError, CodecSpec, effective_spec, zfp_layout
 
 SCHEMA_NAME = "stage-config.schema.json"
 DEFAULT_WEIGHTS_DIR = "/var/lib/seifer/weights"
@@ -195,6 +196,18 @@ def _codec(data: dict[str, Any], key: str) -> CodecSpec | None:
         raise ConfigError(f"config field {key}: {exc}") from exc
 
 
+def _check_hop(tensor: TensorSpec, codec: CodecSpec, key: str) -> None:
+    """A zfp configuration zfpy cannot code safely for this tensor (too few bits per block) is a config
+    error now, not a crash or a dead hop later."""
+    effective = effective_spec(codec, np.dtype(tensor.dtype))
+    if effective.name != "zfp":
+        return
+    try:
+        zfp_layout(effective, np.dtype(tensor.dtype), tuple(1 if n == -1 else n for n in tensor.shape))
+    except CodecError as exc:
+        raise ConfigError(f"config field {key}: {exc}") from exc
+
+
 def _encryption(data: dict[str, Any]) -> dict[str, str]:
     return {"name": data["name"], "keys_dir": data.get("keysDir", "")}
 
@@ -218,6 +231,10 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
         "input": _tensor(data["input"], "input"),
         "output": _tensor(data["output"], "output"),
     }
+    hops = (("codec", "output"), ("inputCodec", "input")) if data["role"] == "stage" else ()
+    hops = hops or (("codec", "input"), ("resultCodec", "output"))
+    for codec_key, tensor_key in hops:
+        _check_hop(common[tensor_key], _codec(data, codec_key) or common["codec"], codec_key)
     if data["role"] == "stage":
         if data["stage"] > data["stages"]:
             raise ConfigError(f"config field stage: {data['stage']} is beyond stages={data['stages']}")

@@ -132,6 +132,8 @@ def mutate(base: dict, path: str, value: object) -> dict:
         (mutate(DISPATCHER, "encryption", {"name": "tls"}), "encryption"),
         (mutate(DISPATCHER, "maxBatch", 0), "maxBatch"),
         (mutate(STAGE, "inputCodec", {"name": "zfp", "mode": "rate", "rate": float("nan")}), "inputCodec"),
+        (mutate(DISPATCHER, "codec", {"name": "zfp", "mode": "rate", "rate": 0.01}), "codec"),  # crashes zfpy
+        (mutate(DISPATCHER, "resultCodec", {"name": "zfp", "mode": "rate", "rate": 2}), "resultCodec"),
     ],
 )
 def test_errors_name_the_field(data: dict, field: str) -> None:
