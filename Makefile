@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POLICY_STAMP := policy/venv/.installed
 
-.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster clean
+.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-backends clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ contracts: $(STAMP)
 pytest: $(STAMP) $(POLICY_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: bench-paper bench-runtime bench-cluster
+bench: bench-paper bench-runtime bench-cluster bench-backends
 
 bench-paper: $(STAMP)
 	$(BIN)/seifer bench paper
@@ -44,6 +44,9 @@ bench-runtime: $(STAMP)
 
 bench-cluster: $(STAMP)
 	$(BIN)/seifer bench cluster
+
+bench-backends: $(STAMP)
+	$(BIN)/seifer bench backends --fit
 
 clean:
 	rm -rf $(VENV) policy/venv build *.egg-info .pytest_cache .ruff_cache

@@ -5,7 +5,8 @@ partitions run as real stage processes behind a real dispatcher (runtime/localch
 stream through them. Reported per partition: compute latency (the backend's runner in this process, median),
 peak resident size (VmHWM of the stage process) against the limit the memory model gives it, and
 start-to-ready time (spawn to /v2/health/ready); per model: throughput, and accuracy against the unsplit
-Keras model (max and mean absolute error of the logits, top-1 agreement).
+Keras model over 300 inputs (max and mean absolute error of the logits, top-1 agreement; the partitions
+chained in this process with the same runners the stages use).
 
 `--fit` fits the memory model (seifer_iac/planner/memory.py) to the measured peaks: per backend and precision,
 least squares of peak - buffers = base + a * weights + b * activations, and the headroom that covers the
@@ -34,6 +35,7 @@ CASES: tuple[tuple[str, str], ...] = (
     ("litert", "int8"),
 )
 QUEUE_DEPTH = 2
+ACCURACY_INPUTS = 300
 MIB = 2**20
 
 
@@ -98,6 +100,12 @@ def _stage_figures(profile: Profile, first: int, last: int) -> tuple[int, int, i
     return sum(b.param_bytes for b in blocks), max(b.peak_activation_bytes for b in blocks), buffers
 
 
+def _chain(runners: Sequence[Any], x: np.ndarray) -> np.ndarray:
+    for run in runners:
+        x = run(x)
+    return x
+
+
 def _median_latency_ms(run: Any, shape: tuple[int, ...], repeat: int) -> float:
     x = np.random.default_rng(0).random(shape, dtype=np.float32)
     times = []
@@ -124,7 +132,11 @@ def measure_model(
     profile = profile_model(model, name)
     ranges = balanced_ranges(profile, parts)
     inputs = [np.random.default_rng(i).random((1, *input_shape), dtype=np.float32) for i in range(requests)]
-    reference = np.concatenate([np.asarray(model.predict_on_batch(x)) for x in inputs])
+    accuracy_inputs = [
+        np.random.default_rng(10_000 + i).uniform(-1, 1, (1, *input_shape)).astype(np.float32)
+        for i in range(ACCURACY_INPUTS)
+    ]
+    reference = np.concatenate([np.asarray(model.predict_on_batch(x)) for x in accuracy_inputs])
     blocks = profile.blocks
     tensors = [_tensor(profile.input_name, profile.input_shape, profile.input_dtype)] + [
         _tensor(blocks[last].name, blocks[last].output_shape, blocks[last].output_dtype) for _, last in ranges
@@ -151,7 +163,6 @@ def measure_model(
             model_name="bench",
             queue_depth=QUEUE_DEPTH,
         )
-        outputs: dict[int, np.ndarray] = {}
         with LocalChain(files) as chain:
             ready = []
             for stage in range(1, len(blobs) + 1):
@@ -161,15 +172,7 @@ def measure_model(
                 ready.append(time.perf_counter() - start)
             chain.start_dispatcher()
             chain.wait_dispatcher_ready(120)
-            result = drive(
-                files.url,
-                "bench",
-                lambda i: inputs[i],
-                requests,
-                4,
-                timeout_s=300,
-                on_answer=outputs.__setitem__,
-            )
+            result = drive(files.url, "bench", lambda i: inputs[i], requests, 4, timeout_s=300)
             peaks = [vm_hwm_bytes(chain.procs[f"stage-{s}"].pid) for s in range(1, len(blobs) + 1)]
             dispatcher_peak = vm_hwm_bytes(chain.procs["dispatcher"].pid)
         for index, (first, last) in enumerate(ranges):
@@ -192,10 +195,10 @@ def measure_model(
                     ready[index],
                 )
             )
-        got = np.concatenate([outputs[i] for i in sorted(outputs)]) if outputs else np.zeros((0,))
-        want = reference[sorted(outputs)] if outputs else np.zeros((0,))
-        error = np.abs(got - want) if len(outputs) else np.array([np.nan])
-        agree = float(np.mean(got.argmax(-1) == want.argmax(-1))) if len(outputs) else float("nan")
+        runners = [load_runner(config, blob) for blob in blobs]
+        got = np.concatenate([_chain(runners, x) for x in accuracy_inputs])
+        error = np.abs(got - reference)
+        agree = float(np.mean(got.argmax(-1) == reference.argmax(-1)))
         model_rows.append(
             ModelRow(
                 name,

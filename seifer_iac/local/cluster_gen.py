@@ -53,7 +53,7 @@ class ClusterShape:
     big_memory: str = "512Mi"
     small_memory: str = "352Mi"
     reserved: str = "16Mi"
-    memory_overhead: str = "320Mi"
+    memory_overhead: str = "0"
     fixed_bandwidth: str | None = None
 
     def __post_init__(self) -> None:

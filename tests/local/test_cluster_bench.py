@@ -233,10 +233,10 @@ def test_a_small_real_run_measures_sane_figures(tmp_path, monkeypatch):
         run_dir=tmp_path / "run",
         shape=ClusterShape(
             2,
-            big_memory="64Mi",
-            small_memory="8Mi",
+            big_memory="128Mi",
+            small_memory="90Mi",
             reserved="0",
-            memory_overhead="1Mi",
+            memory_overhead="0",
             fixed_bandwidth="400Kbps",
         ),
         model=BenchModel(application=None, file="tiny.keras", input_shape=(512,)),
