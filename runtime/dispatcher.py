@@ -62,6 +62,9 @@ from runtime.process import run_process
 log = logging.getLogger("runtime.dispatcher")
 
 
+BARE_CONNECT_MEMORY_S = 5.0  # longer than ZeroMQ's longest reconnect interval (zmqopts: 2 s)
+
+
 class ChainFailed(Exception):
     """The chain did not answer in time (HTTP 504 with this message)."""
 
@@ -120,7 +123,7 @@ class Chain:
         self.closed = False
         self.peers = 0  # ZMTP connections to stage 1
         self.disconnected_since: float | None = None  # when the last connection to stage 1 went
-        self.unconnected_reason = f"not connected to stage 1 at {cfg.first.address}"
+        self.bare_connect = float("-inf")  # last TCP connect to stage 1 with no handshake (yet)
         self.probes: dict[int, float] = {}  # probe request id -> monotonic time sent
         self.last_answer = float("-inf")  # monotonic time the chain last delivered a result
         self.silent_since: float | None = None  # first unanswered probe since the last answer
@@ -236,7 +239,7 @@ class Chain:
                 lost = self.disconnected_since
                 if lost is None or now - lost >= min(window, 1.0):
                     self.silent_since = None
-                    self.health.set_unready(self.unconnected_reason)
+                    self.health.set_unready(self.unconnected_reason())
                 continue
             if now - self.last_answer < window:
                 self.silent_since = None
@@ -312,6 +315,7 @@ class Chain:
             event = parse_monitor_message(await self.monitor.recv_multipart())
             if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 peers += 1
+                self.bare_connect = float("-inf")
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 peers = max(0, peers - 1)
             if peers and not self.peers:
@@ -319,13 +323,18 @@ class Chain:
             elif not peers and self.disconnected_since is None:
                 self.disconnected_since = time.monotonic()  # _probe turns a lasting loss into unready
             self.peers = peers
-            if not peers:
-                self.unconnected_reason = f"not connected to stage 1 at {self.cfg.first.address}"
-                if event["event"] == zmq.EVENT_CONNECTED:  # TCP is up, yet no handshake completes
-                    self.unconnected_reason += (
-                        ": it accepts TCP but no ZeroMQ handshake completes (with encryption on, it does "
-                        "not hold this pipeline's keys; else it speaks another protocol)"
-                    )
+            if event["event"] == zmq.EVENT_CONNECTED and not peers:
+                self.bare_connect = time.monotonic()  # TCP is up; a handshake should follow at once
+
+    def unconnected_reason(self) -> str:
+        """Why stage 1 is not connected; names a refused handshake (seen within the last reconnects)."""
+        reason = f"not connected to stage 1 at {self.cfg.first.address}"
+        if time.monotonic() - self.bare_connect < BARE_CONNECT_MEMORY_S:
+            reason += (
+                ": it accepts TCP but no ZeroMQ handshake completes (with encryption on, it does not hold "
+                "this pipeline's keys; else it speaks another protocol)"
+            )
+        return reason
 
 
 JSON_BYTES_PER_VALUE = 32  # the longest float literal JSON writes, with separator
