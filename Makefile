@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POLICY_STAMP := policy/venv/.installed
 
-.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-backends clean
+.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-backends docs-figures clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-cluster: $(STAMP)
 
 bench-backends: $(STAMP)
 	$(BIN)/seifer bench backends --fit
+
+# The figures tables of docs/deployment.md (objects, weights, Pulumi state per stack).
+docs-figures: $(STAMP)
+	$(BIN)/python -m seifer_iac.pulumi_program.figures --write docs/deployment.md
 
 clean:
 	rm -rf $(VENV) policy/venv build *.egg-info .pytest_cache .ruff_cache

@@ -65,6 +65,7 @@ class ModelRow:
     throughput_per_s: float
     max_abs_error: float
     mean_abs_error: float
+    relative_error: float
     top1_agreement: float
     dispatcher_peak_bytes: int
 
@@ -117,9 +118,16 @@ def _median_latency_ms(run: Any, shape: tuple[int, ...], repeat: int) -> float:
 
 
 def measure_model(
-    name: str, input_shape: tuple[int, ...], parts: int, work: Path, requests: int, repeat: int
+    name: str,
+    input_shape: tuple[int, ...],
+    parts: int,
+    work: Path,
+    requests: int,
+    repeat: int,
+    threads: int = 1,
 ) -> tuple[list[StageRow], list[ModelRow]]:
-    """Every case of CASES for one keras.applications model split into about `parts` partitions."""
+    """Every case of CASES for one keras.applications model split into about `parts` partitions; LiteRT
+    runs on `threads` threads (TensorFlow always uses every core, so compare at threads = cores)."""
     from runtime.backends import load_runner
     from runtime.config import BackendConfig
     from runtime.localchain import LocalChain, write_chain
@@ -146,7 +154,7 @@ def measure_model(
     for backend, precision in CASES:
         cost = CostModel(queue_depth=QUEUE_DEPTH, memory=stage_model(backend, precision))
         blobs = [part.blob for part in partition_blobs(model, ranges, backend, precision)]
-        config = BackendConfig(backend, precision, 1)
+        config = BackendConfig(backend, precision, threads)
         latencies = []
         for blob, (first, _) in zip(blobs, ranges, strict=True):
             shape = profile.input_shape if first == 0 else blocks[first - 1].output_shape
@@ -158,7 +166,7 @@ def measure_model(
             output_spec={**tensors[-1], "shape": [-1, *tensors[-1]["shape"][1:]]},
             codecs=[{"name": "lz4"}] * (len(blobs) + 1),
             tensors=tensors,
-            backend={"name": backend, "precision": precision, "threads": 1},
+            backend={"name": backend, "precision": precision, "threads": threads},
             chunk_size=768 * 1024,
             model_name="bench",
             queue_depth=QUEUE_DEPTH,
@@ -208,6 +216,7 @@ def measure_model(
                 result.throughput_per_s,
                 float(error.max()),
                 float(error.mean()),
+                float(error.max() / max(float(np.abs(reference).max()), 1e-30)),
                 agree,
                 dispatcher_peak,
             )
@@ -251,14 +260,15 @@ def to_markdown(stages: Sequence[StageRow], models: Sequence[ModelRow]) -> str:
         )
     lines += [
         "",
-        "| model | backend | stages | requests/s | max abs err | mean abs err | top-1 agreement "
-        "| dispatcher peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | backend | stages | requests/s | max abs err | mean abs err | max err / max logit "
+        "| top-1 agreement | dispatcher peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in models:
         lines.append(
             f"| {m.model} | {m.backend} {m.precision} | {m.stages} | {m.throughput_per_s:.1f} | "
-            f"{m.max_abs_error:.2e} | {m.mean_abs_error:.2e} | {m.top1_agreement:.3f} | "
+            f"{m.max_abs_error:.2e} | {m.mean_abs_error:.2e} | {m.relative_error:.2e} | "
+            f"{m.top1_agreement:.3f} | "
             f"{m.dispatcher_peak_bytes / MIB:.0f} |"
         )
     return "\n".join(lines) + "\n"

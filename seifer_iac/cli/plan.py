@@ -35,9 +35,9 @@ def _fail(message: str) -> None:
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--without", "without", multiple=True, metavar="NODE", help="Plan as if NODE were gone.")
-@click.option("--diff", "show_diff", is_flag=True, help="Show what would move against the plan lock.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show what would roll against the plan lock.")
 @click.option("--write-lock", is_flag=True, help="Record the plan in <spec>.lock.json.")
-@click.option("--check", is_flag=True, help="Exit 1 when the plan lock is stale (something would move).")
+@click.option("--check", is_flag=True, help="Exit 1 when the plan lock is stale (a pod would roll).")
 def command(
     spec_path: str, fmt: str, without: tuple[str, ...], show_diff: bool, write_lock: bool, check: bool
 ) -> None:
@@ -51,7 +51,6 @@ def command(
       seifer plan stacks/dev.pipeline.yaml --write-lock
       seifer plan stacks/dev.pipeline.yaml --check
     """
-    from seifer_iac.artifacts import budget_message
     from seifer_iac.model import ModelError
     from seifer_iac.planner import PlanningError
     from seifer_iac.planner import lock as locks
@@ -82,11 +81,6 @@ def command(
         _fail(str(error))
         return
     plan_diff = diff(lock, decision)
-    for stage in decision.plan.stages:  # say it now, not only when `seifer render` / `pulumi up` refuses
-        if stage.param_bytes > spec.weights.max_configmap_total_bytes:
-            click.echo(
-                "warning: " + budget_message(spec, stage.index, stage.node, stage.param_bytes), err=True
-            )
     if fmt == "json":
         data = decision.plan.to_dict()
         if show_diff or check:
@@ -102,6 +96,6 @@ def command(
         locks.write_lock(path, decision.plan)
         click.echo(f"wrote {Path(path)}", err=fmt == "json")
     if check and plan_diff.stale and not write_lock:
-        why = plan_diff.reason if plan_diff.moves else "the model changed (hash or version): stages roll"
-        click.echo(f"plan lock {path} is stale: {why}", err=True)
+        what = "; ".join(plan_diff.lines()[:-2])
+        click.echo(f"plan lock {path} is stale: {what} (why: {plan_diff.reason})", err=True)
         sys.exit(1)

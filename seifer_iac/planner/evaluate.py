@@ -57,6 +57,21 @@ def _link(problem: Problem, boundary: int, source: str, target: str, dispatcher_
     )
 
 
+def _why_not_host(problem: Problem, node: str) -> str:
+    if node not in problem.cluster.node_names:
+        return "not in the cluster"
+    found = problem.cluster.node(node)
+    if not problem.runs_on(found):
+        return f"{found.arch}, which the image is not built for (runtime.platforms)"
+    return "not schedulable"
+
+
+def stage_weight_bytes(problem: Problem, first: int, last: int) -> int:
+    """The weight bytes a stage carries as ConfigMaps at the runtime's precision (what weights.maxTotal
+    limits)."""
+    return problem.weight_bytes(sum(b.param_bytes for b in problem.profile.blocks[first : last + 1]))
+
+
 def structure_problems(problem: Problem, placement: Placement) -> list[str]:
     """Why the placement's shape is not allowed (empty, gaps, repeats, unknown or unschedulable nodes)."""
     p = len(problem.profile.blocks)
@@ -76,8 +91,7 @@ def structure_problems(problem: Problem, placement: Placement) -> list[str]:
         if names.count(node) > 1:
             out.append(f"node {node} runs {names.count(node)} stages")
         if node not in hosts:
-            known = node in problem.cluster.node_names
-            out.append(f"node {node} is {'not schedulable' if known else 'not in the cluster'}")
+            out.append(f"node {node} is {_why_not_host(problem, node)}")
     if len(placement) > problem.max_stages:
         out.append(f"{len(placement)} stages exceed the limit of {problem.max_stages}")
     return out
@@ -98,10 +112,15 @@ def assess(problem: Problem, placement: Placement) -> Assessment:
         items.append((link, label))
         flops = sum(b.flops for b in problem.profile.blocks[first : last + 1])
         items.append((compute_cost_s(problem.cost, flops, host.flops_per_s), f"stage {i} compute on {node}"))
-        need = stage_memory(problem, first, last)
-        if need > host.usable_memory_bytes:
+        need, room = stage_memory(problem, first, last), problem.capacity(host)
+        if need > room:
+            beside = " beside the dispatcher" if node == d else ""
+            problems.append(f"stage {i} needs {need} bytes, node {node} has {room} usable{beside}")
+        weights = stage_weight_bytes(problem, first, last)
+        if problem.weight_budget_bytes is not None and weights > problem.weight_budget_bytes:
             problems.append(
-                f"stage {i} needs {need} bytes, node {node} has {host.usable_memory_bytes} usable"
+                f"stage {i} carries {weights} bytes of weights, weights.maxTotal allows"
+                f" {problem.weight_budget_bytes}"
             )
         prev = node
     items.append((_link(problem, len(problem.profile.blocks), prev, d, True), f"link {prev} -> {d} (output)"))
@@ -148,7 +167,7 @@ def build_plan(
                 node=node,
                 backups=backups[i - 1] if backups else (),
                 memory_bytes=stage_memory(problem, first, last),
-                memory_available_bytes=host.usable_memory_bytes,
+                memory_available_bytes=problem.capacity(host),
                 param_bytes=sum(b.param_bytes for b in span),
                 flops=flops,
                 compute_s=compute_seconds(flops, host.flops_per_s),
@@ -175,4 +194,6 @@ def build_plan(
         lower_bound_s=min(lower_bound_s, verdict.bottleneck_s),
         algorithm=algorithm,
         proven_optimal=proven_optimal,
+        image=problem.image,
+        dispatcher_memory_bytes=problem.dispatcher_bytes,
     )

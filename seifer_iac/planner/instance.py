@@ -99,7 +99,7 @@ def build_instance(problem: Problem) -> Instance:
     n, p = len(hosts), len(problem.profile.blocks)
     cost, cluster = problem.cost, problem.cluster
     memory = stage_memory_table(problem)
-    caps = np.array([h.usable_memory_bytes for h in hosts], dtype=np.int64)
+    caps = np.array([problem.capacity(h) for h in hosts], dtype=np.int64)
     flops = np.concatenate([[0], np.cumsum([b.flops for b in problem.profile.blocks], dtype=np.int64)])
     span = (flops[None, 1:] - flops[:-1, None]).astype(np.float64)  # span[i, j] = flops of blocks i..j
     params = np.concatenate([[0], np.cumsum([b.param_bytes for b in problem.profile.blocks], dtype=np.int64)])
@@ -112,6 +112,9 @@ def build_instance(problem: Problem) -> Instance:
             compute = span[None] / speeds[:, None, None]
         compute = np.where(span[None] == 0, 0.0, np.where(speeds[:, None, None] > 0, compute, INF))
     fits = (memory[None] <= caps[:, None, None]) & upper[None]
+    if problem.weight_budget_bytes is not None:  # weights.maxTotal: a stage's weights as ConfigMaps
+        weights = np.floor((params[None, 1:] - params[:-1, None]) * problem.weight_fraction)
+        fits &= (weights <= problem.weight_budget_bytes)[None]
     stage_s = np.where(fits, compute, INF)
 
     raw = raw_tensor_bytes(problem)

@@ -48,6 +48,8 @@ class Plan:
     lower_bound_s: float
     algorithm: str
     proven_optimal: bool
+    image: str = ""  # the runtime image every pod runs (a change rolls every pod)
+    dispatcher_memory_bytes: int = 0  # counted on the dispatcher's node beside any stage there
 
     @property
     def throughput_per_s(self) -> float:
@@ -81,6 +83,8 @@ class Plan:
             "model_hash": self.model_hash,
             "model_version": self.model_version,
             "dispatcher_node": self.dispatcher_node,
+            "dispatcher_memory_bytes": self.dispatcher_memory_bytes,
+            "image": self.image,
             "objective": self.objective,
             "algorithm": self.algorithm,
             "proven_optimal": self.proven_optimal,

@@ -23,6 +23,7 @@ from seifer_iac.spec.model import (
     Dispatcher,
     Link,
     ModelSource,
+    Monitoring,
     Node,
     PlannerOptions,
     Runtime,
@@ -118,6 +119,12 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
     return spec
 
 
+def default_pull_policy(image: str) -> str:
+    """IfNotPresent for an image pinned by digest (the bytes cannot change); Always for a tag, so every
+    node runs what the tag names now (an offline cluster sets imagePullPolicy or pins a digest)."""
+    return "IfNotPresent" if "@sha256:" in image else "Always"
+
+
 class _Builder:
     """Collects problems while it converts the checked document into values."""
 
@@ -142,17 +149,57 @@ class _Builder:
             )
         planner = self.planner()
         cluster = self.cluster(planner_reference=self.reference_speed())
+        dispatcher = self.dispatcher(cluster)
+        runtime = self.runtime()
+        self.check_dispatcher_arch(cluster, dispatcher.node, runtime)
         return Spec(
             name=meta["name"],
             namespace=meta.get("namespace", "default"),
             create_namespace=meta.get("createNamespace", False),
             model=self.model(),
             cluster=cluster,
-            dispatcher=self.dispatcher(cluster),
-            runtime=self.runtime(),
+            dispatcher=dispatcher,
+            runtime=runtime,
             planner=planner,
             weights=self.weights(),
             source_path=source,
+            monitoring=self.monitoring(),
+        )
+
+    def check_dispatcher_arch(self, cluster: Cluster, node: str, runtime: Runtime) -> None:
+        """The dispatcher runs the same image: its node must be of an architecture the image has."""
+        if node in cluster.node_names:
+            arch = cluster.node(node).arch
+            if arch is not None and arch not in runtime.architectures:
+                self.problems.append(
+                    f'dispatcher.node: "{node}" is {arch} but runtime.platforms has '
+                    f"{', '.join(runtime.platforms)}; add linux/{arch} (and build the image for it) or move "
+                    "the dispatcher"
+                )
+
+    def networks(self, values: Any, where: str) -> tuple[str, ...]:
+        """CIDRs in canonical form; one with host bits set is refused (it would admit another network
+        than the one its author meant)."""
+        out = []
+        for i, cidr in enumerate(values):
+            try:
+                network = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                self.problems.append(f'{where}[{i}]: "{cidr}" is not a network; write a CIDR like 10.0.0.0/8')
+                continue
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                self.problems.append(f'{where}[{i}]: "{cidr}" has host bits set; write {network}')
+                continue
+            out.append(str(network))
+        return tuple(out)
+
+    def monitoring(self) -> Monitoring:
+        raw = self.data.get("monitoring", {})
+        return Monitoring(
+            namespaces=tuple(raw.get("namespaces", ())),
+            cidrs=self.networks(raw.get("allowFrom", ()), "monitoring.allowFrom"),
         )
 
     def reference_speed(self) -> float:
@@ -282,13 +329,7 @@ class _Builder:
             self.problems.append(f'dispatcher.node: "{node}" is not a node of cluster.nodes; {hint}')
         else:
             self.check_reachable(cluster, node)
-        for i, cidr in enumerate(raw.get("allowFrom", ())):
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                self.problems.append(
-                    f'dispatcher.allowFrom[{i}]: "{cidr}" is not a network; write a CIDR like 10.0.0.0/8'
-                )
+        allow_from = self.networks(raw.get("allowFrom", ()), "dispatcher.allowFrom")
         port = raw.get("port", 8080)
         if port in RESERVED_PORTS or port in RESERVED_HTTP_PORTS:
             self.problems.append(
@@ -297,7 +338,7 @@ class _Builder:
         return Dispatcher(
             node=node,
             port=port,
-            allow_from=tuple(raw.get("allowFrom", ())),
+            allow_from=allow_from,
             deadline_s=self.unit(parse_duration, raw.get("deadline", "10s"), "dispatcher.deadline", 10.0),
             max_in_flight=raw.get("maxInFlight", 64),
         )
@@ -337,9 +378,10 @@ class _Builder:
             memory_overhead_bytes=self.unit(
                 parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
             ),
-            image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
+            image_pull_policy=raw.get("imagePullPolicy", default_pull_policy(raw["image"])),
             backend=backend,
             precision=precision,
+            platforms=tuple(raw.get("platforms", ("linux/amd64", "linux/arm64"))),
             encryption=raw.get("encryption", "curve"),
         )
 
@@ -384,6 +426,8 @@ class _Builder:
             stability_margin=raw.get("stabilityMargin", 0.05),
             max_stages=raw.get("maxStages"),
             seed=raw.get("seed", 0),
+            on_node_loss=raw.get("onNodeLoss", "repair"),
+            repair_margin=raw.get("repairMargin", 0.10),
         )
 
     def weights(self) -> WeightsOptions:

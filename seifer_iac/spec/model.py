@@ -178,7 +178,13 @@ class Runtime:
     image_pull_policy: str = "IfNotPresent"
     backend: str = "litert"
     precision: str = "fp32"
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
     encryption: str = "curve"  # curve | none: ZeroMQ CURVE on every hop, keys from a Secret
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        """The kubernetes.io/arch values the image runs on ("linux/arm64" -> "arm64")."""
+        return tuple(platform.split("/")[1] for platform in self.platforms)
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,8 @@ class PlannerOptions:
     stability_margin: float = 0.05
     max_stages: int | None = None
     seed: int = 0
+    on_node_loss: str = "repair"  # repair: move only the lost stages (within repair_margin); replan
+    repair_margin: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,14 @@ class WeightsOptions:
     delivery: str = "configmap"
     chunk_bytes: int = 768 * 1024
     max_configmap_total_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Who may reach the pods' HTTP ports (health, /metrics) besides the kubelet."""
+
+    namespaces: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,3 +227,4 @@ class Spec:
     planner: PlannerOptions
     weights: WeightsOptions
     source_path: str | None = None
+    monitoring: Monitoring = field(default_factory=Monitoring)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import runpy
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from zmq.utils import z85
 
 from seifer_iac.manifests import chain_hash
 from seifer_iac.pulumi_program.component import COMPONENT_TYPE, logical_name
+from seifer_iac.pulumi_program.state import RANDOM_BYTES, STAND_IN_KEY_BYTES, RecordingMocks
+from seifer_iac.pulumi_program.weights import (
+    CHUNK_DIR_ENV,
+    chunk_props,
+    configmap_from_props,
+    is_weight_chunk,
+)
 from seifer_iac.release import dispatcher_endpoint
 from tests.deploy.conftest import ROOT
 
@@ -26,27 +34,10 @@ TYPES = {
     "Service": "kubernetes:core/v1:Service",
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Deployment": "kubernetes:apps/v1:Deployment",
+    "PodDisruptionBudget": "kubernetes:policy/v1:PodDisruptionBudget",
     "Secret": "kubernetes:core/v1:Secret",
 }
-RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
-FIXED_KEY_BYTES = bytes(range(32))
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Echo each resource's inputs as its state and remember them (name -> (type, inputs))."""
-
-    def __init__(self) -> None:
-        self.created: dict[str, tuple[str, dict[str, Any]]] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.created[args.name] = (args.typ, dict(args.inputs))
-        state = dict(args.inputs)
-        if args.typ == RANDOM_BYTES:  # what the random provider would generate once
-            state["base64"] = base64.b64encode(FIXED_KEY_BYTES).decode()
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 def floats(value: Any) -> Any:
@@ -69,16 +60,22 @@ def program_dir() -> Path:
     return ROOT / project["main"]
 
 
-@pytest.fixture
-def mocks(monkeypatch: pytest.MonkeyPatch):
+def start_mocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stack: str):
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi.runtime.settings.reset_options()
     recording = RecordingMocks()
-    pulumi.runtime.set_mocks(recording, project="seifer", stack="dev", preview=False)
-    stack_config = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    pulumi.runtime.set_mocks(recording, project="seifer", stack=stack, preview=False)
+    stack_config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     pulumi.runtime.set_all_config({k: str(v) for k, v in stack_config.items()})
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(CHUNK_DIR_ENV, str(tmp_path / "chunks"))
+    return loop, recording
+
+
+@pytest.fixture
+def mocks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    loop, recording = start_mocks(monkeypatch, tmp_path, "dev")
     yield recording
     asyncio.set_event_loop(None)
     loop.close()
@@ -96,8 +93,15 @@ def test_program_registers_exactly_the_rendered_manifests(mocks, dev_release):
         skip = (COMPONENT_TYPE, RANDOM_BYTES)
         created = {n: kept for n, kept in mocks.created.items() if kept[0] not in skip and n != keys}
         assert set(created) == set(expected)
+        chunks = Path(os.environ[CHUNK_DIR_ENV])
         for name, manifest in expected.items():
             typ, inputs = created[name]
+            if is_weight_chunk(manifest):  # by name and sha256: the bytes wait in a file, not the state
+                assert typ == DYNAMIC
+                recorded = {k: v for k, v in inputs.items() if k != "__provider"}
+                assert recorded == floats(chunk_props(manifest))
+                assert configmap_from_props(chunk_props(manifest), chunks) == manifest
+                continue
             assert typ == TYPES[manifest["kind"]]
             assert inputs == floats(manifest), name
         assert [n for n, (t, _) in mocks.created.items() if t == COMPONENT_TYPE] == [dev_release.spec.name]
@@ -139,7 +143,7 @@ def test_the_key_secret_is_generated_once_and_kept_secret(mocks, dev_release):
     def check(args: list[Any]) -> None:
         data, is_secret = args
         assert is_secret
-        expected_secret = z85.encode(FIXED_KEY_BYTES)
+        expected_secret = z85.encode(STAND_IN_KEY_BYTES)
         assert base64.b64decode(data["curve.secret"]) == expected_secret
         assert base64.b64decode(data["curve.public"]) == zmq.curve_public(expected_secret)
         assert [t for t, _ in mocks.created.values()].count(RANDOM_BYTES) == 1
