@@ -12,12 +12,15 @@ them. Two facts shape this module:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import lz4.block
 import numpy as np
 import zfpy
+
+from runtime.zfpstream import ZfpLayout, ZfpStreamError, check_header, field_dims, layout
 
 CODEC_NAMES = ("none", "lz4", "zfp")
 ZFP_MODES = ("rate", "precision", "tolerance", "reversible")
@@ -51,8 +54,10 @@ class CodecSpec:
             raise CodecError(f"zfp mode must be one of {', '.join(ZFP_MODES)}, got {self.mode!r}")
         wanted = {"rate": self.rate, "precision": self.precision, "tolerance": self.tolerance}
         for key, value in wanted.items():
-            if key == self.mode and (value is None or value <= 0):
-                raise CodecError(f"zfp mode {self.mode!r} needs a positive {key!r}")
+            if key == self.mode and (value is None or not (value > 0 and math.isfinite(value))):
+                raise CodecError(f"zfp mode {self.mode!r} needs a positive, finite {key!r}")
+            if key == "precision" and key == self.mode and value > 64:
+                raise CodecError(f"zfp precision is at most 64, got {value}")
             if key != self.mode and value is not None:
                 raise CodecError(f"zfp mode {self.mode!r} does not take {key!r}")
 
@@ -102,10 +107,40 @@ def effective_spec(spec: CodecSpec, dtype: np.dtype) -> CodecSpec:
 
 def _zfp_view(array: np.ndarray) -> np.ndarray:
     """Drop size-1 axes and fold leading axes so zfpy sees 1-4 dims; the header keeps the real shape."""
-    squeezed = array.reshape([n for n in array.shape if n != 1] or [1])
-    if squeezed.ndim > 4:
-        squeezed = squeezed.reshape((-1, *squeezed.shape[-3:]))
-    return np.ascontiguousarray(squeezed)
+    return np.ascontiguousarray(array.reshape(field_dims(array.shape)))
+
+
+def zfp_layout(spec: CodecSpec, dtype: np.dtype, shape: tuple[int, ...]) -> ZfpLayout:
+    """The zfp stream header and sizes for this codec and tensor; CodecError for a configuration zfp
+    cannot code safely (e.g. a rate giving fewer bits per block than an exponent needs)."""
+    parameter = {"rate": spec.rate, "precision": spec.precision, "tolerance": spec.tolerance}.get(
+        spec.mode or ""
+    )
+    try:
+        return layout(spec.mode or "", parameter, np.dtype(dtype).name, tuple(shape))
+    except ZfpStreamError as exc:
+        raise CodecError(str(exc)) from exc
+
+
+def lz4_bound(nbytes: int) -> int:
+    """LZ4's worst case for ``nbytes`` of input (LZ4_COMPRESSBOUND): incompressible data grows a little."""
+    return nbytes + nbytes // 255 + 16
+
+
+def payload_bounds(spec: CodecSpec, dtype: np.dtype, shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fewest, most) payload bytes a legitimate encoder writes for this effective codec and tensor.
+
+    Exact for ``none`` and fixed-rate zfp; an upper bound for lz4 and the other zfp modes. A frame outside
+    these bounds is refused before any decompressor runs.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if spec.name == "none" or nbytes == 0:
+        return nbytes, nbytes
+    if spec.name == "lz4":
+        return 1, lz4_bound(nbytes)
+    zfp = zfp_layout(spec, dtype, shape)
+    return zfp.min_bytes, zfp.max_bytes
 
 
 def compress(spec: CodecSpec, array: np.ndarray) -> tuple[CodecSpec, Buffer]:
@@ -115,12 +150,13 @@ def compress(spec: CodecSpec, array: np.ndarray) -> tuple[CodecSpec, Buffer]:
     """
     spec = effective_spec(spec, array.dtype)
     contiguous = np.ascontiguousarray(array)
+    if contiguous.size == 0:  # nothing to compress: every codec sends an empty tensor as none
+        return NONE, b""
     if spec.name == "none":
         return spec, memoryview(contiguous.reshape(-1).view(np.uint8))
     if spec.name == "lz4":
         return spec, lz4.block.compress(memoryview(contiguous.reshape(-1).view(np.uint8)), store_size=False)
-    if contiguous.size == 0:
-        return NONE, b""
+    zfp_layout(spec, contiguous.dtype, contiguous.shape)  # refuse what zfpy would code unsafely
     view = _zfp_view(contiguous)
     try:
         if spec.mode == "rate":
@@ -158,8 +194,21 @@ def decompress(spec: CodecSpec, payload: Buffer, dtype: np.dtype, shape: tuple[i
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
     if dtype not in _ZFP_DTYPES:
         raise CodecError(f"zfp cannot carry dtype {dtype.name}")
+    expected = zfp_layout(spec, dtype, shape)
+    size = len(memoryview(payload).cast("B"))
+    if not expected.min_bytes <= size <= expected.max_bytes:
+        raise CodecError(
+            f"zfp payload of {size} bytes; this tensor's stream has {expected.min_bytes}-{expected.max_bytes}"
+        )
+    mismatch = check_header(payload, expected)
+    if mismatch:
+        raise CodecError(mismatch)
+    # zfp reads whole words and, on a crafted stream, up to its per-block bit budget: hand it a copy
+    # padded with zeros to what it can read, so no read ever runs past the end of the buffer.
+    padded = bytearray(expected.decode_buffer_bytes)
+    padded[:size] = payload
     try:
-        out = zfpy.decompress_numpy(bytes(payload))
+        out = zfpy.decompress_numpy(bytes(padded))
     except (RuntimeError, ValueError, TypeError) as exc:
         raise CodecError(f"zfp payload is corrupt: {exc}") from exc
     if out.dtype != dtype or out.size != count:

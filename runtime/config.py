@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 
-from runtime.codecs import CodecSpec
+from runtime.codecs import CodecError, CodecSpec, effective_spec, zfp_layout
 
 SCHEMA_NAME = "stage-config.schema.json"
 DEFAULT_WEIGHTS_DIR = "/var/lib/seifer/weights"
@@ -60,13 +61,35 @@ class WeightsConfig:
     chunks: tuple[Chunk, ...]
 
 
+NUMPY_DTYPES: dict[str, str] = {
+    "BOOL": "bool",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+}
+
+
 @dataclass(frozen=True)
 class TensorSpec:
-    """An Open Inference Protocol tensor description; -1 in ``shape`` accepts any size on that axis."""
+    """An Open Inference Protocol tensor description; -1 as the first axis admits a batch of 1 to
+    ``maxBatch`` (the only free axis: every frame's size is bounded by the shape)."""
 
     name: str
     shape: tuple[int, ...]
     datatype: str
+
+    @property
+    def dtype(self) -> str:
+        """The numpy name of ``datatype``."""
+        return NUMPY_DTYPES[self.datatype]
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,18 @@ class BackendConfig:
     name: str = "litert"
     precision: str = "fp32"
     threads: int = 1
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How the chain's hops are secured: ``curve`` (ZeroMQ CURVE with the pipeline's key pair, read from
+    ``keys_dir``) or ``none``."""
+
+    name: str = "none"
+    keys_dir: str = ""
+
+
+NO_ENCRYPTION = Encryption()
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,9 @@ class StageConfig:
     heartbeat_ms: int = 1000
     log_level: str = "INFO"
     role: str = "stage"
+    input_codec: CodecSpec | None = None  # None: the same as ``codec``
+    max_batch: int = 1
+    encryption: Encryption = NO_ENCRYPTION
 
 
 @dataclass(frozen=True)
@@ -123,6 +161,9 @@ class DispatcherConfig:
     heartbeat_ms: int = 1000
     log_level: str = "INFO"
     role: str = "dispatcher"
+    result_codec: CodecSpec | None = None  # None: the same as ``codec``
+    max_batch: int = 1
+    encryption: Encryption = NO_ENCRYPTION
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
@@ -138,8 +179,37 @@ def validate(data: Any) -> None:
         raise ConfigError(f"config field {_field_path(best)}: {best.message}")
 
 
-def _tensor(data: dict[str, Any]) -> TensorSpec:
-    return TensorSpec(data["name"], tuple(data["shape"]), data["datatype"])
+def _tensor(data: dict[str, Any], where: str) -> TensorSpec:
+    shape = tuple(data["shape"])
+    if any(n == -1 for n in shape[1:]):
+        raise ConfigError(
+            f"config field {where}/shape: -1 is allowed only on the first (batch) axis; the chain's frames "
+            "are bounded by fixed tensor shapes"
+        )
+    return TensorSpec(data["name"], shape, data["datatype"])
+
+
+def _codec(data: dict[str, Any], key: str) -> CodecSpec | None:
+    try:
+        return CodecSpec.from_dict(data[key]) if key in data else None
+    except CodecError as exc:
+        raise ConfigError(f"config field {key}: {exc}") from exc
+
+
+def _check_hop(tensor: TensorSpec, codec: CodecSpec, key: str) -> None:
+    """A zfp configuration zfpy cannot code safely for this tensor (too few bits per block) is a config
+    error now, not a crash or a dead hop later."""
+    effective = effective_spec(codec, np.dtype(tensor.dtype))
+    if effective.name != "zfp":
+        return
+    try:
+        zfp_layout(effective, np.dtype(tensor.dtype), tuple(1 if n == -1 else n for n in tensor.shape))
+    except CodecError as exc:
+        raise ConfigError(f"config field {key}: {exc}") from exc
+
+
+def _encryption(data: dict[str, Any]) -> dict[str, str]:
+    return {"name": data["name"], "keys_dir": data.get("keysDir", "")}
 
 
 def parse_config(data: Any) -> StageConfig | DispatcherConfig:
@@ -151,12 +221,20 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
         "model_name": data["modelName"],
         "model_version": data["modelVersion"],
         "plan_hash": data["planHash"],
-        "codec": CodecSpec.from_dict(data["codec"]),
+        "codec": _codec(data, "codec"),
         "queue_depth": data["queueDepth"],
         "address": data["listen"].get("address", "0.0.0.0"),
         "heartbeat_ms": data.get("heartbeatMs", 1000),
         "log_level": data.get("logLevel", "INFO"),
+        "max_batch": data.get("maxBatch", 1),
+        "encryption": Encryption(**_encryption(data.get("encryption", {"name": "none"}))),
+        "input": _tensor(data["input"], "input"),
+        "output": _tensor(data["output"], "output"),
     }
+    hops = (("codec", "output"), ("inputCodec", "input")) if data["role"] == "stage" else ()
+    hops = hops or (("codec", "input"), ("resultCodec", "output"))
+    for codec_key, tensor_key in hops:
+        _check_hop(common[tensor_key], _codec(data, codec_key) or common["codec"], codec_key)
     if data["role"] == "stage":
         if data["stage"] > data["stages"]:
             raise ConfigError(f"config field stage: {data['stage']} is beyond stages={data['stages']}")
@@ -173,8 +251,7 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
                 data["backend"].get("precision", "fp32"),
                 data["backend"].get("threads", 1),
             ),
-            input=_tensor(data["input"]),
-            output=_tensor(data["output"]),
+            input_codec=_codec(data, "inputCodec"),
             **common,
         )
     attempt_timeout = data.get("attemptTimeoutSeconds", data["deadlineSeconds"] / data["maxAttempts"])
@@ -182,8 +259,7 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
         http_port=data["listen"]["httpPort"],
         result_port=data["listen"]["resultPort"],
         first=Endpoint(data["first"]["host"], data["first"]["port"]),
-        input=_tensor(data["input"]),
-        output=_tensor(data["output"]),
+        result_codec=_codec(data, "resultCodec"),
         deadline_seconds=float(data["deadlineSeconds"]),
         max_attempts=data["maxAttempts"],
         max_in_flight=data["maxInFlight"],

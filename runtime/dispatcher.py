@@ -8,15 +8,23 @@ exactly-once to the client (first result wins, duplicates are counted and droppe
 after ``maxAttempts`` or ``deadlineSeconds``, and a 503 with Retry-After when ``maxInFlight`` requests are
 already waiting. See ``runtime.inflight`` for the policy.
 
-Readiness: ready once the result port is bound AND the ZMTP handshake with stage 1 has succeeded (a socket
-monitor tracks it). Stage 1 binds only after its weights are verified and warmed up, so "ready" means
-"requests can enter the chain"; later stages are watched by the deadlines, not by readiness.
+Readiness means the whole chain answers: connected to stage 1 (a socket monitor tracks the ZMTP handshake)
+AND a result, real or a probe, came back through every stage within the attempt timeout. A probe is an
+ordinary frame (attempt 0, a zero tensor of the input's shape) sent when no result has arrived for an
+attempt timeout. It was chosen over asking each stage's ``/v2/health/ready`` because it tests what a
+request needs, not what each process believes: every hop's route, network policy and keys, every stage's
+computation and the return path, with no list of stage HTTP addresses in the dispatcher's config. Its cost
+is one inference per attempt timeout while idle, none under traffic. While not ready the dispatcher
+answers infer requests with 503 and Retry-After at once instead of holding them for the deadline (requests
+already in the chain keep being re-sent). Losing stage 1 makes it unready after a second at most; a
+shorter blip (ZeroMQ reconnects in 100 ms) changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import secrets
@@ -24,6 +32,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import zmq
@@ -33,7 +42,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from runtime import zmqopts
 from runtime.config import DispatcherConfig, TensorSpec
-from runtime.frames import Decoded, Header, Rejected, decode, encode
+from runtime.frames import Decoded, Header, Rejected, decode, encode, expect_tensor
 from runtime.health import Health, add_health_routes
 from runtime.inflight import Policy, Table
 from runtime.metrics import Registry
@@ -43,6 +52,7 @@ from runtime.oip import (
     infer_response,
     infer_response_binary,
     parse_infer_request,
+    parse_json,
     split_body,
     tensor_metadata,
     wants_binary_output,
@@ -52,6 +62,9 @@ from runtime.process import run_process
 log = logging.getLogger("runtime.dispatcher")
 
 
+BARE_CONNECT_MEMORY_S = 5.0  # longer than ZeroMQ's longest reconnect interval (zmqopts: 2 s)
+
+
 class ChainFailed(Exception):
     """The chain did not answer in time (HTTP 504 with this message)."""
 
@@ -59,7 +72,10 @@ class ChainFailed(Exception):
 class DispatcherMetrics:
     def __init__(self, registry: Registry) -> None:
         self.requests = registry.counter(
-            "seifer_dispatcher_requests_total", "HTTP infer requests, by status code."
+            "seifer_dispatcher_requests_total", "HTTP infer requests, by status code (every status)."
+        )
+        self.responses = registry.counter(
+            "seifer_dispatcher_http_responses_total", "Every HTTP answer (all routes), by status code."
         )
         self.latency = registry.histogram(
             "seifer_dispatcher_latency_seconds", "Infer latency through the chain."
@@ -97,18 +113,37 @@ class Chain:
         self.ctx = zmq.asyncio.Context()
         self.push = zmqopts.configure(self.ctx.socket(zmq.PUSH), cfg.queue_depth, cfg.heartbeat_ms)
         self.pull = zmqopts.configure(self.ctx.socket(zmq.PULL), cfg.queue_depth, cfg.heartbeat_ms)
-        self.monitor = self.push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        self.curve = zmqopts.secure(
+            self.ctx, self.pull, self.push, cfg.encryption.name, cfg.encryption.keys_dir
+        )
+        self.monitor = self.push.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECTED
+        )
         self.tasks: list[asyncio.Task[None]] = []
         self.closed = False
+        self.peers = 0  # ZMTP connections to stage 1
+        self.disconnected_since: float | None = None  # when the last connection to stage 1 went
+        self.bare_connect = float("-inf")  # last TCP connect to stage 1 with no handshake (yet)
+        self.probes: dict[int, float] = {}  # probe request id -> monotonic time sent
+        self.last_answer = float("-inf")  # monotonic time the chain last delivered a result
+        self.silent_since: float | None = None  # first unanswered probe since the last answer
+        self.probe_input = np.zeros([1 if n == -1 else n for n in cfg.input.shape], dtype=cfg.input.dtype)
+        self.expect_result = expect_tensor(
+            cfg.plan_hash,
+            cfg.model_version,
+            cfg.stages + 1,
+            cfg.output,
+            cfg.result_codec or cfg.codec,
+            cfg.max_batch,
+        )
 
     def start(self) -> None:
         self.pull.bind(zmqopts.bind_address(self.cfg.address, self.cfg.result_port))
         self.push.connect(self.cfg.first.address)
         self.metrics.queue_depth.set(self.cfg.queue_depth)
         self.health.set_unready(f"waiting for stage 1 at {self.cfg.first.address}")
-        self.tasks = [
-            asyncio.create_task(c) for c in (self._send(), self._receive(), self._watch(), self._monitor())
-        ]
+        coroutines = (self._send(), self._receive(), self._watch(), self._monitor(), self._probe())
+        self.tasks = [asyncio.create_task(c) for c in coroutines]
         for task in self.tasks:
             task.add_done_callback(self._task_died)
 
@@ -132,6 +167,8 @@ class Chain:
         self.monitor.close(linger=0)
         self.push.close(linger=0)
         self.pull.close(linger=0)
+        if self.curve is not None:
+            self.curve.close()
         self.ctx.term()
 
     async def infer(self, array: np.ndarray) -> np.ndarray:
@@ -156,6 +193,9 @@ class Chain:
         cfg = self.cfg
         while True:
             request_id = await self.send_queue.get()
+            if request_id in self.probes:
+                await self._send_probe(request_id)
+                continue
             entry = self.table.entries.get(request_id)
             if entry is None or entry.done or entry.sent_attempt == entry.attempt:
                 continue  # finished, or this attempt already went out (queued twice while blocked)
@@ -174,24 +214,63 @@ class Chain:
             await self.push.send_multipart(frames, copy=False)  # waits while stage 1 is down or full
             self.metrics.bytes_out.inc(sum(len(memoryview(f).cast("B")) for f in frames))
 
+    async def _send_probe(self, request_id: int) -> None:
+        deadline = time.time() + self.cfg.attempt_timeout_seconds
+        header = Header(
+            request_id,
+            0,
+            self.cfg.plan_hash,
+            self.cfg.model_version,
+            1,
+            codec=self.cfg.codec,
+            deadline=deadline,
+        )
+        await self.push.send_multipart(encode(header, self.probe_input), copy=False)
+
+    async def _probe(self) -> None:
+        """Keep readiness true to the whole chain: ready while results come back, probe when they stop."""
+        window = self.cfg.attempt_timeout_seconds
+        last_probe = float("-inf")
+        while True:
+            await asyncio.sleep(min(0.1, window / 4))
+            now = time.monotonic()
+            if not self.peers:
+                # a blip (ZeroMQ reconnects in 100 ms) keeps what was; a lasting loss is unready at once
+                lost = self.disconnected_since
+                if lost is None or now - lost >= min(window, 1.0):
+                    self.silent_since = None
+                    self.health.set_unready(self.unconnected_reason())
+                continue
+            if now - self.last_answer < window:
+                self.silent_since = None
+                self.health.set_ready()
+                continue
+            if self.silent_since is None:
+                self.silent_since = now
+            if now - last_probe >= min(window, 1.0):
+                last_probe = now
+                self.probes = {k: t for k, t in self.probes.items() if now - t < 4 * window}
+                request_id, self.next_id = self.next_id, self.next_id + 1
+                self.probes[request_id] = now
+                self.send_queue.put_nowait(request_id)
+            if now - self.silent_since >= window:
+                self.health.set_unready(
+                    f"the chain did not answer a probe within {window:g} s: a stage is down, unready or "
+                    "unreachable, or its results are refused (see seifer_dispatcher_rejected_total)"
+                )
+
     def _check(self, frames: list[zmq.Frame]) -> Decoded | Rejected:
-        """A result frame, or why it is not one of ours (another plan or version: skew during a rollout)."""
-        decoded = decode(frames)
-        if isinstance(decoded, Rejected):
-            return decoded
-        header = decoded.header
-        if header.plan_hash != self.cfg.plan_hash:
-            return Rejected("plan_hash", f"result of plan {header.plan_hash[:12]!r}")
-        if header.model_version != self.cfg.model_version:
-            return Rejected("model_version", f"result of model version {header.model_version!r}")
-        if header.stage != self.cfg.stages + 1:
-            return Rejected("wrong_stage", f"frame for stage {header.stage} arrived at the dispatcher")
-        return decoded
+        """A result frame, or why it is not one of ours (another plan or version: skew during a rollout;
+        a tensor, codec or size other than the last stage's output: refused before it is decoded)."""
+        return decode(frames, self.expect_result)
 
     async def _receive(self) -> None:
         warned: set[str] = set()
         while True:
-            frames = await self.pull.recv_multipart(copy=False)
+            try:
+                frames = await self.pull.recv_multipart(copy=False)
+            except zmq.Again:  # pyzmq saw a readiness event with nothing to read (seen under load)
+                continue
             self.metrics.bytes_in.inc(sum(len(f.buffer) for f in frames))
             decoded = self._check(frames)
             if isinstance(decoded, Rejected):
@@ -205,6 +284,9 @@ class Chain:
                     )
                 continue
             request_id = decoded.header.request_id
+            self.last_answer = time.monotonic()
+            if self.probes.pop(request_id, None) is not None:
+                continue
             if not self.table.complete(request_id, None):
                 self.metrics.duplicates.inc()
                 continue
@@ -233,41 +315,100 @@ class Chain:
             event = parse_monitor_message(await self.monitor.recv_multipart())
             if event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 peers += 1
+                self.bare_connect = float("-inf")
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 peers = max(0, peers - 1)
-            if peers:
-                self.health.set_ready()
-            else:
-                self.health.set_unready(f"not connected to stage 1 at {self.cfg.first.address}")
+            if peers and not self.peers:
+                self.disconnected_since = None
+            elif not peers and self.disconnected_since is None:
+                self.disconnected_since = time.monotonic()  # _probe turns a lasting loss into unready
+            self.peers = peers
+            if event["event"] == zmq.EVENT_CONNECTED and not peers:
+                self.bare_connect = time.monotonic()  # TCP is up; a handshake should follow at once
+
+    def unconnected_reason(self) -> str:
+        """Why stage 1 is not connected; names a refused handshake (seen within the last reconnects)."""
+        reason = f"not connected to stage 1 at {self.cfg.first.address}"
+        if time.monotonic() - self.bare_connect < BARE_CONNECT_MEMORY_S:
+            reason += (
+                ": it accepts TCP but no ZeroMQ handshake completes (with encryption on, it does not hold "
+                "this pipeline's keys; else it speaks another protocol)"
+            )
+        return reason
 
 
 JSON_BYTES_PER_VALUE = 32  # the longest float literal JSON writes, with separator
 UNBOUNDED_REQUEST_BYTES = 64 * 1024 * 1024
 
 
-def max_request_bytes(spec: TensorSpec) -> int:
+def max_request_bytes(spec: TensorSpec, max_batch: int = 1) -> int:
     """The largest body a valid request can have: one input as JSON text, plus room for the envelope.
 
     aiohttp buffers a body before we see it, so without this bound one oversized POST could push the
     dispatcher past its memory limit and lose every request in flight; aiohttp answers 413 instead.
+    A -1 batch axis counts as ``max_batch``; a -1 elsewhere (which the config loader refuses) leaves a
+    fixed ceiling.
     """
-    if any(n < 0 for n in spec.shape):
+    if any(n < 0 for n in spec.shape[1:]):
         return UNBOUNDED_REQUEST_BYTES
     values = 1
     for n in spec.shape:
-        values *= n
+        values *= max_batch if n == -1 else n
     return values * JSON_BYTES_PER_VALUE + 64 * 1024
 
 
+_dumps = functools.partial(json.dumps, allow_nan=False)  # an answer is JSON or an error, never NaN
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=_dumps)
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers=headers)
+    return _json({"error": message}, status=status, headers=headers)
+
+
+def triton_model_config(cfg: DispatcherConfig) -> dict[str, Any]:
+    """What tritonclient's ``get_model_config`` reads: names, types and dims of the input and output."""
+
+    def tensor(spec: TensorSpec) -> dict[str, Any]:
+        return {"name": spec.name, "data_type": f"TYPE_{spec.datatype}", "dims": list(spec.shape)}
+
+    return {
+        "name": cfg.model_name,
+        "platform": "seifer-chain",
+        "max_batch_size": 0,
+        "input": [tensor(cfg.input)],
+        "output": [tensor(cfg.output)],
+    }
 
 
 def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Registry) -> web.Application:
     """The HTTP routes (Open Inference Protocol v2 subset + health + metrics)."""
-    app = web.Application(client_max_size=max_request_bytes(cfg.input))
-    add_health_routes(app, health, registry)
     metrics = chain.metrics
+
+    @web.middleware
+    async def count_and_contain(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Every answer is JSON with a reason and is counted by status: aiohttp's own 404/405/413 too,
+        and a bug becomes one logged 500, never a traceback to the client or an uncounted request."""
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            response = _error(exc.status, exc.reason, headers=allow)
+        except Exception:
+            log.exception("internal error answering %s %s", request.method, request.path)
+            response = _error(500, "internal error (logged by the dispatcher)")
+        code = str(response.status)
+        metrics.responses.inc(code=code)
+        if request.method == "POST" and request.path.endswith("/infer"):
+            metrics.requests.inc(code=code)
+        return response
+
+    app = web.Application(
+        client_max_size=max_request_bytes(cfg.input, cfg.max_batch), middlewares=[count_and_contain]
+    )
+    add_health_routes(app, health, registry)
 
     def check_model(request: web.Request) -> None:
         name = request.match_info["name"]
@@ -278,13 +419,11 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
             raise OipError(404, f"model {name!r} has version {cfg.model_version!r}, not {version!r}")
 
     async def server_metadata(_: web.Request) -> web.Response:
-        return web.json_response(
-            {"name": "seifer-dispatcher", "version": "2", "extensions": ["binary_tensor_data"]}
-        )
+        return _json({"name": "seifer-dispatcher", "version": "2", "extensions": ["binary_tensor_data"]})
 
     async def repository_index(_: web.Request) -> web.Response:
         ready, _reason = health.state()
-        return web.json_response(
+        return _json(
             [
                 {
                     "name": cfg.model_name,
@@ -299,7 +438,7 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
             check_model(request)
         except OipError as exc:
             return _error(exc.status, exc.message)
-        return web.json_response(
+        return _json(
             {
                 "name": cfg.model_name,
                 "versions": [cfg.model_version],
@@ -315,7 +454,7 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
         except OipError as exc:
             return _error(exc.status, exc.message)
         ready, reason = health.state()
-        return web.json_response(
+        return _json(
             {"name": cfg.model_name, "ready": ready, **({} if ready else {"reason": reason})},
             status=200 if ready else 503,
         )
@@ -323,22 +462,28 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
     async def infer(request: web.Request) -> web.Response:
         start = time.perf_counter()
         response = await _infer(request)
-        metrics.requests.inc(code=str(response.status))
         if response.status == 200:
             metrics.latency.observe(time.perf_counter() - start)
         return response
+
+    async def model_config(request: web.Request) -> web.Response:
+        try:
+            check_model(request)
+        except OipError as exc:
+            return _error(exc.status, exc.message)
+        return _json(triton_model_config(cfg))
 
     async def _infer(request: web.Request) -> web.Response:
         try:
             check_model(request)
             header, binary = split_body(await request.read(), request.headers.get(HEADER_LENGTH))
-            try:
-                body = json.loads(header)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise OipError(400, f"request body is not valid JSON: {exc}") from exc
-            client_id, array = parse_infer_request(body, cfg.input, binary)
+            body = parse_json(header)
+            client_id, array = parse_infer_request(body, cfg.input, binary, cfg.max_batch)
         except OipError as exc:
             return _error(exc.status, exc.message)
+        ready, reason = health.state()
+        if not ready:
+            return _error(503, f"not ready: {reason}", headers={"Retry-After": "1"})
         if chain.table.full():
             return _error(
                 503,
@@ -360,13 +505,16 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
                 headers={HEADER_LENGTH: str(len(head))},
             )
         body = infer_response(cfg.model_name, cfg.model_version, request_id, cfg.output.name, result)
-        return web.json_response(body)
+        return _json(body)
 
     app.router.add_get("/v2", server_metadata)
     app.router.add_post("/v2/repository/index", repository_index)
     app.router.add_get("/v2/models/{name}", model_metadata)
     app.router.add_get("/v2/models/{name}/versions/{version}", model_metadata)
     app.router.add_get("/v2/models/{name}/ready", model_ready)
+    app.router.add_get("/v2/models/{name}/versions/{version}/ready", model_ready)
+    app.router.add_get("/v2/models/{name}/config", model_config)
+    app.router.add_get("/v2/models/{name}/versions/{version}/config", model_config)
     app.router.add_post("/v2/models/{name}/infer", infer)
     app.router.add_post("/v2/models/{name}/versions/{version}/infer", infer)
     return app
@@ -375,7 +523,11 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
 async def serve(cfg: DispatcherConfig) -> None:
     """Run until SIGTERM/SIGINT, then stop HTTP first (no new requests) and close the chain."""
     registry, health = Registry(), Health("starting")
-    chain = Chain(cfg, DispatcherMetrics(registry), health)
+    try:
+        chain = Chain(cfg, DispatcherMetrics(registry), health)
+    except zmqopts.CurveKeyError as exc:  # a missing or wrong Secret: one line, exit 1 (kubelet retries)
+        log.error("cannot secure the chain: %s", exc)
+        raise SystemExit(1) from exc
     runner = web.AppRunner(build_app(cfg, chain, health, registry), access_log=None)
     await runner.setup()
     try:

@@ -11,6 +11,12 @@ A message is two ZeroMQ frames:
   payload's length and CRC32, so a truncated or corrupted payload is rejected before any decompressor
   (zfp trusts its input) sees it; CRC32 runs at about 3 GB/s, 0.3 ms per MiB.
 
+The receiver decodes against an ``Expect`` built from its own config, never from the frame: a frame of
+another plan, version or stage is refused before its payload is looked at, and the tensor, codec and
+payload size a hop accepts are what the plan computed for that hop (runtime/zfpstream.py checks a zfp
+stream's own header too), so no crafted frame makes a stage allocate more than its tensor or hands a
+decompressor bytes it has not checked.
+
 ``decode`` never raises: anything malformed, foreign or truncated becomes ``Rejected(reason, detail)``
 with ``reason`` from a small fixed set, usable as a metrics label.
 """
@@ -18,6 +24,7 @@ with ``reason`` from a small fixed set, usable as a metrics label.
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -25,11 +32,21 @@ from typing import Any
 
 import numpy as np
 
-from runtime.codecs import NONE, Buffer, CodecError, CodecSpec, compress, decompress
+from runtime.codecs import (
+    NONE,
+    Buffer,
+    CodecError,
+    CodecSpec,
+    compress,
+    decompress,
+    effective_spec,
+    payload_bounds,
+)
+from runtime.config import TensorSpec
 
 MAGIC = b"SEIF\x01"
-MAX_HEADER_BYTES = 16 * 1024
-MAX_PAYLOAD_BYTES = 1 << 31  # a decoded tensor larger than 2 GiB is refused rather than allocated
+MAX_HEADER_BYTES = 4 * 1024  # a real header is about 200 bytes
+MAX_PAYLOAD_BYTES = 1 << 31  # without an expectation (tools), a tensor larger than 2 GiB is refused
 DTYPES = (
     "float16",
     "float32",
@@ -48,13 +65,15 @@ REJECT_REASONS = (
     "frame_count",
     "bad_magic",
     "bad_header",
-    "truncated",
-    "checksum",
-    "codec",
     "plan_hash",
     "model_version",
     "wrong_stage",
     "expired",
+    "tensor",
+    "codec",
+    "size",
+    "truncated",
+    "checksum",
     "run_error",
 )
 
@@ -79,6 +98,51 @@ class Header:
     shape: tuple[int, ...] = ()
     codec: CodecSpec = field(default_factory=lambda: NONE)
     deadline: float = 0.0
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one hop accepts, from its config: who may send (plan, version, stage index) and what (the
+    tensor the plan computes for the hop, coded with the hop's configured codec).
+
+    ``-1`` as the first axis of ``shape`` admits a batch of 1 to ``max_batch``; the batch is otherwise
+    fixed by the shape. The payload's size is then known (exactly for ``none`` and fixed-rate zfp, as a
+    bound for lz4 and the other zfp modes) before a byte of it is decoded.
+    """
+
+    plan_hash: str
+    model_version: str
+    stage: int
+    dtype: str
+    shape: tuple[int, ...]
+    codec: CodecSpec
+    max_batch: int = 1
+
+    def shape_error(self, shape: tuple[int, ...]) -> str | None:
+        expected = self.shape
+        if len(shape) != len(expected):
+            return f"tensor of shape {list(shape)}; this hop carries {list(expected)}"
+        for axis, (got, want) in enumerate(zip(shape, expected, strict=True)):
+            if axis == 0 and want == -1:
+                if not 1 <= got <= self.max_batch:
+                    return f"batch of {got}; this hop admits 1 to {self.max_batch}"
+            elif got != want:
+                return f"tensor of shape {list(shape)}; this hop carries {list(expected)}"
+        return None
+
+    def codec_for(self, dtype: str, shape: tuple[int, ...]) -> CodecSpec:
+        """The codec an honest sender used: the configured one as effective for the dtype (and none for
+        an empty tensor, which has nothing to compress)."""
+        if 0 in shape:
+            return NONE
+        return effective_spec(self.codec, np.dtype(dtype))
+
+
+def expect_tensor(
+    plan_hash: str, model_version: str, stage: int, tensor: TensorSpec, codec: CodecSpec, max_batch: int
+) -> Expect:
+    """The expectation of a hop that carries ``tensor`` (from a stage or dispatcher config)."""
+    return Expect(plan_hash, model_version, stage, tensor.dtype, tensor.shape, codec, max_batch)
 
 
 @dataclass(frozen=True)
@@ -128,74 +192,129 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _parse_header(raw: memoryview) -> tuple[Header, int, int] | Rejected:
-    if len(raw) > MAX_HEADER_BYTES:
-        return Rejected("bad_header", f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+def _parse_header(raw: memoryview) -> dict[str, Any] | Rejected:
+    """The header's fields, type-checked; nothing about the payload is looked at yet."""
     try:
         meta = json.loads(bytes(raw[len(MAGIC) :]))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Rejected("bad_header", f"header is not JSON: {exc}")
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return Rejected("bad_header", f"header is not JSON: {type(exc).__name__}")
     if not isinstance(meta, dict):
         return Rejected("bad_header", "header is not a JSON object")
     missing = {"id", "att", "plan", "ver", "stg", "dt", "shp", "codec", "len", "crc"} - set(meta)
     if missing:
         return Rejected("bad_header", f"header lacks {', '.join(sorted(missing))}")
     ints = ("id", "att", "stg", "len", "crc")
-    if not all(_is_int(meta[k]) and meta[k] >= 0 for k in ints):
-        return Rejected("bad_header", "id, att, stg, len and crc must be non-negative integers")
+    if not all(_is_int(meta[k]) and 0 <= meta[k] < 1 << 63 for k in ints):
+        return Rejected("bad_header", "id, att, stg, len and crc must be integers in [0, 2^63)")
     if not isinstance(meta["plan"], str) or not isinstance(meta["ver"], str):
         return Rejected("bad_header", "plan and ver must be strings")
     deadline = meta.get("dl", 0.0)
-    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
-        return Rejected("bad_header", "dl must be a number")
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not math.isfinite(deadline):
+        return Rejected("bad_header", "dl must be a finite number")
     if meta["dt"] not in DTYPES:
-        return Rejected("bad_header", f"unsupported dtype {meta['dt']!r}")
+        return Rejected("bad_header", "unsupported dtype")
     shape = meta["shp"]
     if not isinstance(shape, list) or len(shape) > 32 or not all(_is_int(n) and n >= 0 for n in shape):
         return Rejected("bad_header", "shp must be a list of at most 32 non-negative integers")
-    nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(meta["dt"]).itemsize
-    if nbytes > MAX_PAYLOAD_BYTES:
-        return Rejected("bad_header", f"tensor of {nbytes} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if not isinstance(meta["codec"], dict):
+        return Rejected("bad_header", "codec must be an object")
+    return meta
+
+
+def _identity(meta: dict[str, Any], expect: Expect, not_after: float | None) -> Rejected | None:
+    if meta["plan"] != expect.plan_hash:
+        return Rejected("plan_hash", f"frame plan {meta['plan'][:12]!r} != {expect.plan_hash[:12]!r}")
+    if meta["ver"] != expect.model_version:
+        return Rejected("model_version", f"frame version {meta['ver'][:40]!r} != {expect.model_version!r}")
+    if meta["stg"] != expect.stage:
+        return Rejected("wrong_stage", f"frame is for stage {meta['stg']}, this hop is {expect.stage}")
+    deadline = float(meta.get("dl", 0.0))
+    if not_after is not None and deadline and deadline < not_after:
+        return Rejected("expired", f"request {meta['id']} passed its deadline")
+    return None
+
+
+def _trusting(meta: dict[str, Any]) -> Expect | Rejected:
+    """Without a hop's config (tools, tests): the header's own claims, bounded in size, become the
+    expectation, so the payload is still checked against them before it is decoded."""
+    shape = tuple(meta["shp"])
+    if math.prod(shape) * np.dtype(meta["dt"]).itemsize > MAX_PAYLOAD_BYTES:
+        return Rejected("size", f"tensor {list(shape)} exceeds {MAX_PAYLOAD_BYTES} bytes")
     try:
         codec = CodecSpec.from_dict(meta["codec"])
     except CodecError as exc:
-        return Rejected("bad_header", f"codec: {exc}")
-    header = Header(
-        request_id=meta["id"],
-        attempt=meta["att"],
-        plan_hash=meta["plan"],
-        model_version=meta["ver"],
-        stage=meta["stg"],
-        dtype=meta["dt"],
-        shape=tuple(shape),
-        codec=codec,
-        deadline=float(deadline),
-    )
-    return header, meta["len"], meta["crc"]
+        return Rejected("codec", str(exc))
+    return Expect(meta["plan"], meta["ver"], meta["stg"], meta["dt"], shape, codec)
 
 
-def decode(frames: Sequence[Any]) -> Decoded | Rejected:
-    """Parse and decompress one message; never raises (malformed input gives ``Rejected``)."""
+def decode(
+    frames: Sequence[Any], expect: Expect | None = None, not_after: float | None = None
+) -> Decoded | Rejected:
+    """Check one message against what this hop expects, then decode it; never raises.
+
+    The order is the defence: frame count and header size, magic, header fields, then identity (plan,
+    version, stage, deadline not before ``not_after``), then the tensor (dtype, shape, batch) and codec
+    against ``expect``, then the payload's length against the size the plan computes for that tensor and
+    codec, its CRC, and for zfp the stream's own header. Only then does a decompressor see a byte.
+    ``expect=None`` (tools and tests only) takes the header's own claims as the expectation.
+    """
     try:
         if len(frames) != 2:
             return Rejected("frame_count", f"expected 2 frames, got {len(frames)}")
         raw, payload = _as_bytes_view(frames[0]), _as_bytes_view(frames[1])
         if bytes(raw[: len(MAGIC)]) != MAGIC:
             return Rejected("bad_magic", "not a SEIFER frame (or another protocol version)")
-        parsed = _parse_header(raw)
-        if isinstance(parsed, Rejected):
-            return parsed
-        header, length, crc = parsed
-        if len(payload) != length:
-            return Rejected("truncated", f"payload has {len(payload)} bytes, header says {length}")
-        if zlib.crc32(payload) != crc:
-            return Rejected("checksum", "payload CRC32 does not match the header")
+        if len(raw) > MAX_HEADER_BYTES:
+            return Rejected("bad_header", f"header of {len(raw)} bytes exceeds {MAX_HEADER_BYTES}")
+        meta = _parse_header(raw)
+        if isinstance(meta, Rejected):
+            return meta
+        if expect is None:
+            trusted = _trusting(meta)
+            if isinstance(trusted, Rejected):
+                return trusted
+            expect = trusted
+        refused = _identity(meta, expect, not_after)
+        if refused:
+            return refused
+        shape, dtype = tuple(meta["shp"]), meta["dt"]
+        if dtype != expect.dtype:
+            return Rejected("tensor", f"tensor of {dtype}; this hop carries {expect.dtype}")
+        wrong_shape = expect.shape_error(shape)
+        if wrong_shape:
+            return Rejected("tensor", wrong_shape)
+        codec = expect.codec_for(dtype, shape)
+        if meta["codec"] != codec.to_dict():
+            return Rejected(
+                "codec", f"frame codec {meta['codec']}; this hop is configured for {codec.to_dict()}"
+            )
         try:
-            array = decompress(header.codec, payload, np.dtype(header.dtype), header.shape)
+            fewest, most = payload_bounds(codec, np.dtype(dtype), shape)
+        except CodecError as exc:
+            return Rejected("codec", str(exc))
+        if len(payload) != meta["len"]:
+            return Rejected("truncated", f"payload has {len(payload)} bytes, header says {meta['len']}")
+        if not fewest <= len(payload) <= most:
+            return Rejected("size", f"payload of {len(payload)} bytes; this tensor takes {fewest}-{most}")
+        if zlib.crc32(payload) != meta["crc"]:
+            return Rejected("checksum", "payload CRC32 does not match the header")
+        header = Header(
+            request_id=meta["id"],
+            attempt=meta["att"],
+            plan_hash=meta["plan"],
+            model_version=meta["ver"],
+            stage=meta["stg"],
+            dtype=dtype,
+            shape=shape,
+            codec=codec,
+            deadline=float(meta.get("dl", 0.0)),
+        )
+        try:
+            array = decompress(codec, payload, np.dtype(dtype), shape)
         except CodecError as exc:
             return Rejected("codec", str(exc))
         return Decoded(header, array)
-    except Exception as exc:
+    except Exception as exc:  # a bug here must cost one frame, not the process
         return Rejected("bad_header", f"{type(exc).__name__}: {exc}")
 
 

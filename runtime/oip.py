@@ -12,26 +12,14 @@ with a reason instead of a stack trace.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
 
-from runtime.config import TensorSpec
+from runtime.config import NUMPY_DTYPES, TensorSpec
 
-DATATYPES: dict[str, str] = {
-    "BOOL": "bool",
-    "UINT8": "uint8",
-    "UINT16": "uint16",
-    "UINT32": "uint32",
-    "UINT64": "uint64",
-    "INT8": "int8",
-    "INT16": "int16",
-    "INT32": "int32",
-    "INT64": "int64",
-    "FP16": "float16",
-    "FP32": "float32",
-    "FP64": "float64",
-}
+DATATYPES = NUMPY_DTYPES
 NUMPY_TO_OIP = {v: k for k, v in DATATYPES.items()}
 
 
@@ -43,10 +31,10 @@ class OipError(Exception):
         self.status, self.message = status, message
 
 
-def shape_matches(shape: tuple[int, ...], spec: tuple[int, ...]) -> bool:
-    """-1 in the spec accepts any positive size on that axis."""
+def shape_matches(shape: tuple[int, ...], spec: tuple[int, ...], max_batch: int = 1) -> bool:
+    """-1 (on the first, batch axis) in the spec accepts a batch of 1 to ``max_batch``."""
     return len(shape) == len(spec) and all(
-        s == e or (e == -1 and s > 0) for s, e in zip(shape, spec, strict=True)
+        (s == e and s >= 0) or (e == -1 and 0 < s <= max_batch) for s, e in zip(shape, spec, strict=True)
     )
 
 
@@ -97,7 +85,49 @@ def _binary_tensor(tensor: dict[str, Any], binary: bytes, spec: TensorSpec, shap
     return np.frombuffer(binary, dtype=dtype).astype(dtype.newbyteorder("="), copy=True).reshape(shape)
 
 
-def parse_infer_request(body: Any, spec: TensorSpec, binary: bytes = b"") -> tuple[str | None, np.ndarray]:
+def parse_json(raw: bytes) -> Any:
+    """The JSON part of a request, strictly: NaN and Infinity are not JSON (send non-finite inputs as
+    binary data), and nesting deep enough to exhaust the parser's stack is a bad request, not a crash."""
+
+    def no_constants(token: str) -> Any:
+        raise OipError(400, f"request body is not valid JSON: {token} is not a JSON number")
+
+    try:
+        return json.loads(raw, parse_constant=no_constants)
+    except RecursionError:
+        raise OipError(400, "request body is not valid JSON: nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OipError(400, f"request body is not valid JSON: {exc}") from None
+
+
+def _json_tensor(data: Any, spec: TensorSpec, shape: list[int]) -> np.ndarray:
+    """The ``data`` list as an array of the input's dtype: numbers only (booleans for BOOL), each within
+    the dtype's range, never a silent cast of strings, nulls or out-of-range values."""
+    dtype = np.dtype(DATATYPES[spec.datatype])
+    try:
+        raw = np.asarray(data)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raw = None
+    wanted = "b" if dtype.kind == "b" else "biuf" if dtype.kind == "f" else "biu"
+    if raw is None or raw.dtype.kind not in wanted or (dtype.kind != "b" and raw.dtype.kind == "b"):
+        raise OipError(400, f"input 'data' must be a (nested) list of {spec.datatype} values")
+    expected = int(np.prod(shape, dtype=np.int64))
+    if raw.size != expected:
+        raise OipError(400, f"input 'data' holds {raw.size} values; shape {shape} needs {expected}")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        if raw.size and (raw.min() < info.min or raw.max() > info.max):
+            raise OipError(400, f"input 'data' holds values outside {spec.datatype}'s range")
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = raw.astype(dtype)
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise OipError(400, f"input 'data' holds values outside {spec.datatype}'s range")
+    return array.reshape(shape)
+
+
+def parse_infer_request(
+    body: Any, spec: TensorSpec, binary: bytes = b"", max_batch: int = 1
+) -> tuple[str | None, np.ndarray]:
     """The request's ``id`` and its single input tensor as an array of the configured dtype and shape."""
     if not isinstance(body, dict):
         raise OipError(400, "request body must be a JSON object with an 'inputs' list")
@@ -117,28 +147,28 @@ def parse_infer_request(body: Any, spec: TensorSpec, binary: bytes = b"") -> tup
     if missing:
         raise OipError(400, f"input tensor lacks {', '.join(missing)}")
     if tensor["name"] != spec.name:
-        raise OipError(400, f"unknown input {tensor['name']!r}; this model's input is {spec.name!r}")
+        raise OipError(
+            400, f"unknown input {str(tensor['name'])[:64]!r}; this model's input is {spec.name!r}"
+        )
     if tensor["datatype"] != spec.datatype:
         raise OipError(
-            400, f"input {spec.name!r} has datatype {tensor['datatype']!r}; expected {spec.datatype!r}"
+            400,
+            f"input {spec.name!r} has datatype {str(tensor['datatype'])[:16]!r}; expected {spec.datatype!r}",
         )
     shape = tensor["shape"]
     if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
         raise OipError(400, "input 'shape' must be a list of integers")
-    if not shape_matches(tuple(shape), spec.shape):
-        raise OipError(400, f"input {spec.name!r} has shape {shape}; expected {list(spec.shape)} (-1 = any)")
+    if not shape_matches(tuple(shape), spec.shape, max_batch):
+        raise OipError(
+            400,
+            f"input {spec.name!r} has shape {shape[:8]}; expected {list(spec.shape)} "
+            f"(-1 = a batch of 1 to {max_batch})",
+        )
     if is_binary:
         return request_id, _binary_tensor(tensor, binary, spec, shape)
     if binary:
         raise OipError(400, "binary data follows the JSON header but no input declares binary_data_size")
-    try:
-        array = np.asarray(tensor["data"], dtype=DATATYPES[spec.datatype])
-    except (TypeError, ValueError) as exc:
-        raise OipError(400, f"input 'data' is not a (nested) list of {spec.datatype} numbers: {exc}") from exc
-    expected = int(np.prod(shape, dtype=np.int64))
-    if array.size != expected:
-        raise OipError(400, f"input 'data' holds {array.size} values; shape {shape} needs {expected}")
-    return request_id, array.reshape(shape)
+    return request_id, _json_tensor(tensor["data"], spec, shape)
 
 
 def _response(
@@ -152,8 +182,15 @@ def _response(
 def infer_response(
     model_name: str, model_version: str, request_id: str, output_name: str, array: np.ndarray
 ) -> dict[str, Any]:
-    """The v2 infer response with one output tensor (row-major flat data)."""
-    data = {"data": array.reshape(-1).tolist()}
+    """The v2 infer response with one output tensor (row-major flat data).
+
+    JSON has no NaN or Infinity: a non-finite output value travels as ``null`` (numpy reads it back as
+    NaN; the binary form keeps every value exactly), so the answer is always valid JSON.
+    """
+    values = array.reshape(-1).tolist()
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        values = [v if math.isfinite(v) else None for v in values]
+    data = {"data": values}
     return _response(model_name, model_version, request_id, output_name, array, data)
 
 

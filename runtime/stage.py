@@ -30,7 +30,7 @@ from runtime import zmqopts
 from runtime.backends import Runner
 from runtime.codecs import CodecSpec
 from runtime.config import StageConfig
-from runtime.frames import Buffer, Rejected, decode, encode, reply_header
+from runtime.frames import Buffer, Expect, Rejected, decode, encode, expect_tensor, reply_header
 from runtime.health import Health, add_health_routes
 from runtime.metrics import Registry
 from runtime.process import run_process
@@ -44,36 +44,32 @@ CLOCK_SKEW_ALLOWANCE_S = 30.0
 
 @dataclass(frozen=True)
 class Identity:
-    """What a stage checks on every incoming frame and writes on every outgoing one."""
+    """What a stage accepts (its plan, version, index, input tensor and the inbound hop's codec) and the
+    codec it sends on with."""
 
-    plan_hash: str
-    model_version: str
-    stage: int
+    expect: Expect
     codec: CodecSpec
+
+    @classmethod
+    def of(cls, cfg: StageConfig) -> Identity:
+        inbound = cfg.input_codec or cfg.codec
+        expect = expect_tensor(cfg.plan_hash, cfg.model_version, cfg.stage, cfg.input, inbound, cfg.max_batch)
+        return cls(expect, cfg.codec)
 
 
 def handle(frames: Sequence[Any], ident: Identity, run: Runner, now: float) -> list[Buffer] | Rejected:
     """One message through one stage, with no I/O: the frames to send on, or why they were dropped.
 
-    Version skew during a rollout shows up here: a frame from a stage of another plan or model version
-    is rejected (and counted), never computed with mismatched weights.
+    ``decode`` checks identity before anything else: a frame of another plan or model version (version
+    skew during a rollout) or another stage is refused before its payload is looked at, and one whose
+    tensor, codec or size is not what the plan computed for this hop is never decompressed or computed.
     """
-    decoded = decode(frames)
+    decoded = decode(frames, ident.expect, not_after=now - CLOCK_SKEW_ALLOWANCE_S)
     if isinstance(decoded, Rejected):
         return decoded
     header = decoded.header
-    if header.plan_hash != ident.plan_hash:
-        return Rejected(
-            "plan_hash", f"frame plan {header.plan_hash[:12]!r} != stage plan {ident.plan_hash[:12]!r}"
-        )
-    if header.model_version != ident.model_version:
-        return Rejected("model_version", f"frame version {header.model_version!r} != {ident.model_version!r}")
-    if header.stage != ident.stage:
-        return Rejected("wrong_stage", f"frame is for stage {header.stage}, this is stage {ident.stage}")
-    if header.deadline and now > header.deadline + CLOCK_SKEW_ALLOWANCE_S:
-        return Rejected("expired", f"request {header.request_id} passed its deadline")
     try:
-        return encode(reply_header(header, ident.stage + 1, ident.codec), run(decoded.array))
+        return encode(reply_header(header, ident.expect.stage + 1, ident.codec), run(decoded.array))
     except Exception as exc:  # a bad input (wrong shape for this partition) must not kill the stage
         return Rejected("run_error", f"{type(exc).__name__}: {exc}")
 
@@ -101,13 +97,15 @@ def serve_chain(
     cfg: StageConfig, run: Runner, metrics: StageMetrics, health: Health, stop: threading.Event
 ) -> None:
     """Bind PULL, connect PUSH, and relay frames until ``stop`` is set (blocking; run it in a thread)."""
-    ident = Identity(cfg.plan_hash, cfg.model_version, cfg.stage, cfg.codec)
+    ident = Identity.of(cfg)
     timed_run = _timed(run, metrics)
     warned: set[str] = set()
     ctx = zmq.Context()
     pull = zmqopts.configure(ctx.socket(zmq.PULL), cfg.queue_depth, cfg.heartbeat_ms)
     push = zmqopts.configure(ctx.socket(zmq.PUSH), cfg.queue_depth, cfg.heartbeat_ms)
+    curve = None
     try:
+        curve = zmqopts.secure(ctx, pull, push, cfg.encryption.name, cfg.encryption.keys_dir)
         pull.bind(zmqopts.bind_address(cfg.address, cfg.data_port))
         push.connect(cfg.next.address)
         metrics.queue_depth.set(cfg.queue_depth)
@@ -145,6 +143,10 @@ def serve_chain(
                     metrics.bytes_out.inc(_nbytes(out))
                     break
             metrics.in_flight.add(-1)
+    except zmqopts.CurveKeyError as exc:  # a missing or wrong Secret: unready with the reason, not dead
+        health.fail(str(exc))
+        metrics.ready.set(0)
+        log.error("stage %d not ready: %s", cfg.stage, exc)
     except zmq.ZMQError as exc:
         health.fail(f"ZeroMQ error: {exc}")
         metrics.ready.set(0)
@@ -156,6 +158,8 @@ def serve_chain(
     finally:
         pull.close(linger=0)
         push.close(linger=zmqopts.LINGER_MS)
+        if curve is not None:
+            curve.close()
         ctx.term()
 
 

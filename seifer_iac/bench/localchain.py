@@ -71,12 +71,16 @@ def write_chain(
     chunk_size: int = 64 * 1024,
     tensors: Sequence[dict[str, Any]] | None = None,
     backend: dict[str, Any] | None = None,
+    max_batch: int = 1,
+    curve_keys: str | Path | None = None,
     **dispatcher: Any,
 ) -> ChainFiles:
     """Write chunks and configs for ``len(blobs)`` stages; ``codecs[0]`` is the dispatcher's, ``codecs[i]``
     stage i's outgoing codec. ``tensors[0]`` is stage 1's input, ``tensors[i]`` stage i's output (default:
     the input spec, then the output spec for every stage). ``backend`` is every stage's backend object
-    (default tensorflow, for Keras partition blobs). Extra keyword arguments are camelCase dispatcher keys
+    (default tensorflow, for Keras partition blobs); ``max_batch`` the largest batch a -1 batch axis
+    admits; ``curve_keys`` a directory of CURVE keys (runtime.zmqopts.write_keys) to encrypt every hop.
+    Extra keyword arguments are camelCase dispatcher keys
     (deadlineSeconds...)."""
     directory = Path(directory)
     stages = len(blobs)
@@ -96,6 +100,8 @@ def write_chain(
         "modelVersion": model_version,
         "planHash": plan_hash,
         "queueDepth": queue_depth,
+        "maxBatch": max_batch,
+        **({"encryption": {"name": "curve", "keysDir": str(curve_keys)}} if curve_keys else {}),
     }
     stage_paths = []
     for index, blob in enumerate(blobs, start=1):
@@ -112,6 +118,7 @@ def write_chain(
             },
             "next": {"host": "127.0.0.1", "port": result_port if last else data_ports[index]},
             "codec": codecs[index],
+            "inputCodec": codecs[index - 1],
             "weights": weights,
             "backend": backend,
             "input": tensors[index - 1],
@@ -128,6 +135,7 @@ def write_chain(
         "input": input_spec,
         "output": output_spec,
         "codec": codecs[0],
+        "resultCodec": codecs[-1],
         "deadlineSeconds": 10.0,
         "maxAttempts": 3,
         "maxInFlight": 64,
@@ -237,11 +245,17 @@ class LocalChain:
                 proc.wait(timeout=10)
 
     def set_stage_codec(self, stage: int, codec: dict[str, Any]) -> None:
-        """Rewrite one stage's outgoing codec in its config (takes effect when the stage is restarted)."""
-        path = self.files.stage_configs[stage - 1]
-        config = json.loads(path.read_text())
-        config["codec"] = codec
-        path.write_text(json.dumps(config, indent=1))
+        """Rewrite one stage's outgoing codec in its config and in its receiver's (the next stage's
+        ``inputCodec`` or the dispatcher's ``resultCodec``): takes effect when both are restarted."""
+        last = stage == len(self.files.stage_configs)
+        receiver = self.files.dispatcher_config if last else self.files.stage_configs[stage]
+        for path, key in (
+            (self.files.stage_configs[stage - 1], "codec"),
+            (receiver, "resultCodec" if last else "inputCodec"),
+        ):
+            config = json.loads(path.read_text())
+            config[key] = codec
+            path.write_text(json.dumps(config, indent=1))
 
     def __enter__(self) -> LocalChain:
         return self

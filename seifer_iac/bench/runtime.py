@@ -269,6 +269,10 @@ def bench_chain(work: Path, requests: int, window: int = 4) -> tuple[ChainResult
         blobs,
         input_spec={"name": "x", "shape": list(shape), "datatype": "FP32"},
         output_spec={"name": "y", "shape": [1, 100], "datatype": "FP32"},
+        tensors=[
+            {"name": name, "shape": list(dims), "datatype": "FP32"}
+            for name, dims in (("x", shape), ("a", (1, 64, 64, 32)), ("b", (1, 32, 32, 64)), ("y", (1, 100)))
+        ],
         codecs=[{"name": "lz4"}] * 4,
         plan_hash="bench",
         queue_depth=window,

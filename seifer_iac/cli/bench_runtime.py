@@ -21,16 +21,20 @@ def command(quick: bool, write: Path | None) -> None:
 
     Per-hop overhead of a 1 MiB activation through a real stage process on loopback, for each codec;
     codec ratio and MB/s on a real convolution output; and a 3-stage chain against the unsplit model in
-    one process (pipelined over ZeroMQ, and through the dispatcher's HTTP API).
+    one process (pipelined over ZeroMQ, and through the dispatcher's HTTP API); and what ZeroMQ CURVE
+    encryption costs on a 1 MiB hop.
 
     \b
     Example:
       seifer bench runtime --quick
     """
+    from seifer_iac.bench import curve as curvebench
     from seifer_iac.bench.runtime import run_benchmarks, to_markdown
 
     click.echo("measuring (real processes on loopback; this takes a few minutes) ...", err=True)
     text = to_markdown(run_benchmarks(quick=quick))
+    repeat = 10 if quick else 30
+    text += "\n" + curvebench.to_markdown(curvebench.run(repeat, 2 * repeat))
     click.echo(text)
     if write:
         write.write_text(text)

@@ -178,11 +178,19 @@ def command(spec_path: str, output: Path) -> None:
         fail_lines(str(error).splitlines())
     except OSError as error:
         fail(f"{error.strerror or error}: {error.filename or spec_path}")
+    from seifer_iac.keyfile import KeyFileError, with_key_secret
+
     try:
-        write_manifests(release.manifests, output)
-    except OutputFolderError as error:
+        manifests, keys = with_key_secret(release.spec, spec_path, list(release.manifests))
+        write_manifests(manifests, output)
+    except (OutputFolderError, KeyFileError) as error:
         fail(str(error))
     except OSError as error:
         fail(f"cannot write to {output}: {error.strerror or error}: {error.filename or output}")
+    if keys is not None:
+        state = "created" if keys.created else "reused"
+        click.echo(
+            f"CURVE keys {state}: {keys.path}; never commit it, nor the Secret file it wrote to {output}"
+        )
     for line in summary_lines(release, output, time.perf_counter() - started):
         click.echo(line)

@@ -121,6 +121,9 @@ def service_nodes(manifests: list[Manifest]) -> dict[str, str]:
 
 
 def _config_map_files(config_map: Manifest, items: list[dict[str, str]] | None) -> dict[str, bytes]:
+    """The files of a ConfigMap, or of a Secret (whose ``data`` is base64 like ``binaryData``)."""
+    if config_map.get("kind") == "Secret":
+        config_map = {"binaryData": config_map.get("data", {})}
     contents = {key: value.encode() for key, value in config_map.get("data", {}).items()}
     contents.update({key: base64.b64decode(value) for key, value in config_map.get("binaryData", {}).items()})
     if items is None:
@@ -143,6 +146,9 @@ def _volume_files(
     if "configMap" in volume:
         source = volume["configMap"]
         return _config_map_files(config_map(source["name"]), source.get("items"))
+    if "secret" in volume:  # mapped like a ConfigMap (the runner writes pod files owner-only)
+        source = volume["secret"]
+        return _config_map_files(config_map(source["secretName"]), source.get("items"))
     if "projected" in volume:
         files: dict[str, bytes] = {}
         for source in volume["projected"]["sources"]:
@@ -251,7 +257,9 @@ def local_pods(
     time_scale: float = 1.0,
 ) -> list[LocalPod]:
     """Every Deployment of the manifests as a local pod, rooted at run_dir/pods/<deployment>."""
-    config_maps = {m["metadata"]["name"]: m for m in _kind(manifests, "ConfigMap")}
+    config_maps = {
+        m["metadata"]["name"]: m for m in _kind(manifests, "ConfigMap") + _kind(manifests, "Secret")
+    }
     hosts = {host: address_of(node) for host, node in service_nodes(manifests).items()}
     return [
         local_pod(

@@ -20,14 +20,18 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import zmq
 
 from seifer_iac.local import cgroups, netns, procs, runstate, speed
 from seifer_iac.local.calibrate import Calibration, CalibrationError, cached_calibration, calibrate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
 from seifer_iac.local.usage import cpu_seconds
+from seifer_iac.manifests import secrets
 from seifer_iac.release import Release
+from seifer_iac.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ def write_pod_files(pod: LocalPod, root: Path) -> None:
     for relative, content in pod.files:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)  # owner-only, as a mounted Secret would be to the pod's user
         path.write_bytes(content)
     for relative in pod.empty_dirs:
         (root / relative).mkdir(parents=True, exist_ok=True)
@@ -179,7 +184,8 @@ def host_calibration(release: Release, options: LocalOptions) -> Calibration:
     if cached is not None:
         return cached
     folder = options.run_dir / "calibrate"
-    pods = local_pods(list(release.manifests), lambda _node: "127.0.0.1", str(folder), options.python)
+    manifests = [*release.manifests, *run_keys(release.spec)]
+    pods = local_pods(manifests, lambda _node: "127.0.0.1", str(folder), options.python)
     configs, flops = [], []
     for stage in plan.stages:
         pod = next(p for p in pods if p.component == "stage" and p.name.endswith(f"-stage-{stage.index}"))
@@ -233,6 +239,14 @@ def pod_nodes(release: Release) -> set[str]:
     return {s.node for s in release.plan.stages} | {release.spec.dispatcher.node}
 
 
+def run_keys(spec: Spec) -> list[dict[str, Any]]:
+    """The key Secret of an encrypted pipeline, generated for this run (never written beside the spec)."""
+    if not secrets.encrypted(spec):
+        return []
+    public, secret = zmq.curve_keypair()
+    return [secrets.curve_secret(spec, public.decode(), secret.decode())]
+
+
 @contextlib.contextmanager
 def run_local(
     release: Release, options: LocalOptions, stream: TextIO | None = None
@@ -254,7 +268,8 @@ def run_local(
             config = netns.EmulatorConfig.from_cluster(spec.name, spec.cluster, rate_scale=1.0 / k)
             emulator = stack.enter_context(netns.Emulator(config))
         address_of = emulator.address_of if emulator else (lambda _node: "127.0.0.1")
-        pods = local_pods(list(release.manifests), address_of, str(options.run_dir), options.python, k)
+        manifests = [*release.manifests, *run_keys(spec)]  # a fresh CURVE key pair for each local run
+        pods = local_pods(manifests, address_of, str(options.run_dir), options.python, k)
         taken = [] if emulator else busy_ports(pods)
         if taken:
             listed = ", ".join(f"{port} ({name})" for name, port in taken)

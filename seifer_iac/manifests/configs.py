@@ -20,6 +20,7 @@ from seifer_iac.manifests.naming import (
     service_host,
     stage_name,
 )
+from seifer_iac.manifests.secrets import encryption_config
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.profile import Profile
 from seifer_iac.spec.model import Spec
@@ -55,6 +56,7 @@ def _common(spec: Spec, plan: Plan) -> dict[str, Any]:
         "planHash": chain_hash(plan),
         "codec": spec.runtime.codec.as_config(),
         "queueDepth": spec.runtime.queue_depth,
+        "encryption": encryption_config(spec),
     }
 
 

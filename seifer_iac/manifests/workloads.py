@@ -26,6 +26,7 @@ from seifer_iac.manifests.naming import (
     stage_name,
     versioned_labels,
 )
+from seifer_iac.manifests.secrets import keys_volume
 from seifer_iac.planner.memory import dispatcher_bytes
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.profile import Profile
@@ -102,6 +103,7 @@ def stage_deployment(
     spec: Spec, plan: Plan, stage: Stage, artifact: PartitionArtifact, config_map: str
 ) -> dict[str, Any]:
     tmp_volume, tmp_mount = pods.tmp_volume()
+    keys_volumes, keys_mounts = keys_volume(spec)
     container = _container(
         spec,
         "stage",
@@ -113,9 +115,11 @@ def stage_deployment(
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "weights", "mountPath": WEIGHTS_DIR, "readOnly": True},
             tmp_mount,
+            *keys_mounts,
         ],
     )
     volumes = [{"name": "config", "configMap": {"name": config_map}}, weights_volume(artifact), tmp_volume]
+    volumes += keys_volumes
     annotations = {
         f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
@@ -138,6 +142,7 @@ def dispatcher_memory_bytes(spec: Spec, profile: Profile, plan: Plan) -> int:
 
 def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: str) -> dict[str, Any]:
     tmp_volume, tmp_mount = pods.tmp_volume()
+    keys_volumes, keys_mounts = keys_volume(spec)
     memory = math.ceil(dispatcher_memory_bytes(spec, profile, plan))
     container = _container(
         spec,
@@ -146,9 +151,9 @@ def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: 
         "dispatcher.json",
         memory,
         [_port("http", spec.dispatcher.port), _port("results", RESULT_PORT)],
-        [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, tmp_mount],
+        [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, tmp_mount, *keys_mounts],
     )
-    volumes = [{"name": "config", "configMap": {"name": config_map}}, tmp_volume]
+    volumes = [{"name": "config", "configMap": {"name": config_map}}, tmp_volume, *keys_volumes]
     annotations = {
         f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,

@@ -64,6 +64,14 @@ def create_resource(manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> p
             binary_data=manifest.get("binaryData"),
             opts=opts,
         )
+    if kind == "Secret":  # the CURVE keys (seifer_iac/pulumi_program/keys.py): kept secret in state
+        return k8s.core.v1.Secret(
+            name,
+            metadata=metadata,
+            type=manifest["type"],
+            data=pulumi.Output.secret(manifest["data"]),
+            opts=opts,
+        )
     if kind == "Service":
         return k8s.core.v1.Service(name, metadata=metadata, spec=manifest["spec"], opts=opts)
     if kind == "NetworkPolicy":

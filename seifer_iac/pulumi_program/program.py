@@ -13,6 +13,7 @@ import pulumi
 
 from seifer_iac.manifests import chain_hash
 from seifer_iac.pulumi_program.component import InferencePipeline
+from seifer_iac.pulumi_program.keys import key_secret_manifests
 from seifer_iac.release import RELEASE_ERRORS, Release, build_release, dispatcher_endpoint, placement_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,8 @@ def main() -> InferencePipeline:
     except RELEASE_ERRORS as error:
         raise pulumi.RunError(str(error)) from None  # one clear line in `pulumi up`, no traceback
     outputs = stack_outputs(release)
-    pipeline = InferencePipeline(release.spec.name, release.manifests, outputs)
+    manifests = [*release.manifests, *key_secret_manifests(release.spec, config)]
+    pipeline = InferencePipeline(release.spec.name, manifests, outputs)
     for key, value in outputs.items():
         pulumi.export(key, value)
     return pipeline

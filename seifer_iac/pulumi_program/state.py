@@ -10,6 +10,7 @@ the state), the way it was before weights.py.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import runpy
@@ -25,6 +26,10 @@ from seifer_iac.pulumi_program.weights import CHUNK_DIR_ENV, is_weight_chunk
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"
+STAND_IN_KEY_BYTES = bytes(range(32))
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Echo each resource's inputs as its outputs and remember them (logical name -> (type, inputs))."""
 
@@ -33,7 +38,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.created[args.name] = (args.typ, dict(args.inputs))
-        return f"{args.name}-id", dict(args.inputs)
+        outputs = dict(args.inputs)
+        if args.typ == RANDOM_BYTES:  # the random provider's output: the CURVE key's 32 bytes (keys.py)
+            outputs["base64"] = base64.b64encode(STAND_IN_KEY_BYTES).decode()
+        return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         return {}

@@ -431,6 +431,7 @@ class _Builder:
             backend=backend,
             precision=precision,
             platforms=tuple(raw.get("platforms", ("linux/amd64", "linux/arm64"))),
+            encryption=raw.get("encryption", "curve"),
         )
 
     def codec(self, raw: str | dict[str, Any]) -> Codec:

@@ -210,6 +210,7 @@ class Runtime:
     backend: str = "litert"
     precision: str = "fp32"
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+    encryption: str = "curve"  # curve | none: ZeroMQ CURVE on every hop, keys from a Secret
 
     @property
     def architectures(self) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ every resource it registers carries exactly the rendered manifests, and the stac
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import runpy
 from pathlib import Path
@@ -12,10 +13,12 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+import zmq
+from zmq.utils import z85
 
 from seifer_iac.manifests import chain_hash
 from seifer_iac.pulumi_program.component import COMPONENT_TYPE, logical_name
-from seifer_iac.pulumi_program.state import RecordingMocks
+from seifer_iac.pulumi_program.state import RANDOM_BYTES, STAND_IN_KEY_BYTES, RecordingMocks
 from seifer_iac.pulumi_program.weights import (
     CHUNK_DIR_ENV,
     chunk_props,
@@ -32,6 +35,7 @@ TYPES = {
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Deployment": "kubernetes:apps/v1:Deployment",
     "PodDisruptionBudget": "kubernetes:policy/v1:PodDisruptionBudget",
+    "Secret": "kubernetes:core/v1:Secret",
 }
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
@@ -85,7 +89,9 @@ def test_program_registers_exactly_the_rendered_manifests(mocks, dev_release):
 
     def check(_: list[str]) -> None:
         expected = {logical_name(m): m for m in dev_release.manifests}
-        created = {name: kept for name, kept in mocks.created.items() if kept[0] != COMPONENT_TYPE}
+        keys = f"secret-{dev_release.spec.name}-curve"  # the CURVE key Secret: checked in its own test
+        skip = (COMPONENT_TYPE, RANDOM_BYTES)
+        created = {n: kept for n, kept in mocks.created.items() if kept[0] not in skip and n != keys}
         assert set(created) == set(expected)
         chunks = Path(os.environ[CHUNK_DIR_ENV])
         for name, manifest in expected.items():
@@ -123,3 +129,33 @@ def test_program_exports_the_plan(mocks, dev_release):
         assert outputs["bottleneckSeconds"] == plan.bottleneck_s
 
     return pulumi.Output.from_input(stack.outputs).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_key_secret_is_generated_once_and_kept_secret(mocks, dev_release):
+    """Encryption is on by default: a RandomBytes resource (made once, kept in state) becomes the key
+    Secret the Deployments mount; its data is a Pulumi secret and its public key matches its secret key."""
+    namespace = runpy.run_path(str(program_dir()), run_name="__main__")
+    pipeline = namespace["pipeline"]
+    name = f"secret-{dev_release.spec.name}-curve"
+    secret = pipeline.resources[name]
+
+    def check(args: list[Any]) -> None:
+        data, is_secret = args
+        assert is_secret
+        expected_secret = z85.encode(STAND_IN_KEY_BYTES)
+        assert base64.b64decode(data["curve.secret"]) == expected_secret
+        assert base64.b64decode(data["curve.public"]) == zmq.curve_public(expected_secret)
+        assert [t for t, _ in mocks.created.values()].count(RANDOM_BYTES) == 1
+        typ, inputs = mocks.created[name]
+        assert typ == TYPES["Secret"] and inputs["metadata"]["name"] == f"{dev_release.spec.name}-curve"
+        mounted = [
+            v["secret"]["secretName"]
+            for m in dev_release.manifests
+            if m["kind"] == "Deployment"
+            for v in m["spec"]["template"]["spec"]["volumes"]
+            if "secret" in v
+        ]
+        assert mounted and set(mounted) == {inputs["metadata"]["name"]}
+
+    return pulumi.Output.all(secret.data, pulumi.Output.from_input(secret.data).is_secret()).apply(check)

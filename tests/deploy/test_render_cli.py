@@ -4,6 +4,7 @@ are one line and exit 2."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -11,22 +12,38 @@ from click.testing import CliRunner
 
 from seifer_iac.cli.main import cli
 from seifer_iac.cli.render import MARKER, MARKER_FORMAT, file_name, to_yaml
+from seifer_iac.keyfile import keys_path, load_or_create
+from seifer_iac.manifests.secrets import curve_secret
 from tests.deploy.conftest import DEV_SPEC
 
 
 def test_render_writes_the_release_byte_for_byte(dev_release, tmp_path: Path) -> None:
+    spec = tmp_path / "dev.pipeline.yaml"  # a copy: the CURVE keys file is made beside the spec
+    shutil.copy(DEV_SPEC, spec)
     out = tmp_path / "dev"
     out.mkdir()
     (out / MARKER).write_text(json.dumps({"format": MARKER_FORMAT, "files": ["999-configmap-stale.yaml"]}))
     (out / "999-configmap-stale.yaml").write_text("stale: true\n")  # written by an earlier render
     (out / "notes.txt").write_text("kept\n")  # the user's own: never touched
-    result = CliRunner().invoke(cli, ["render", str(DEV_SPEC), "-o", str(out)])
+    result = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    expected = [file_name(i, m) for i, m in enumerate(dev_release.manifests)]
+    keys = load_or_create(keys_path(dev_release.spec, spec))
+    assert not keys.created and keys.path.stat().st_mode & 0o077 == 0
+    assert (keys.path.parent / ".gitignore").read_text().splitlines()[-1] == "*"
+    manifests = [
+        dev_release.manifests[0],  # the Namespace, then the key Secret before anything that mounts it
+        curve_secret(dev_release.spec, keys.public, keys.secret),
+        *dev_release.manifests[1:],
+    ]
+    expected = [file_name(i, m) for i, m in enumerate(manifests)]
     assert sorted(p.name for p in out.glob("*.yaml")) == expected  # name order = apply order
     assert (out / "notes.txt").read_text() == "kept\n"
     assert json.loads((out / MARKER).read_text())["files"] == expected
-    for name, manifest in zip(expected, dev_release.manifests, strict=True):
+    first = {name: (out / name).read_bytes() for name in expected}
+    again = CliRunner().invoke(cli, ["render", str(spec), "-o", str(out)])
+    assert again.exit_code == 0 and "CURVE keys reused" in again.output
+    assert {name: (out / name).read_bytes() for name in expected} == first  # the key does not rotate
+    for name, manifest in zip(expected, manifests, strict=True):
         text = (out / name).read_text()
         assert text == to_yaml(manifest)  # a separate build in this process: the same bytes
         assert yaml.load(text, Loader=yaml.CSafeLoader) == manifest

@@ -181,3 +181,29 @@ def test_memory_quantities_as_a_kubelet_reads_them() -> None:
     assert memory_limit({"name": "c", "resources": {"requests": {"memory": "64Mi"}}}) is None
     with pytest.raises(LocalPodError, match="container c: memory limit 'lots'"):
         memory_limit({"name": "c", "resources": {"limits": {"memory": "lots"}}})
+
+
+def test_a_secret_volume_is_mapped_like_a_config_map(manifests, tmp_path):
+    """The CURVE key Secret the manifests mount: its files land under the pod's root, and the config's
+    keysDir points there."""
+    keyed = {**CONFIG, "encryption": {"name": "curve", "keysDir": "/etc/seifer/keys"}}
+    manifests[0] = {"kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"s.json": json.dumps(keyed)}}
+    data = {
+        "curve.public": base64.b64encode(b"P" * 40).decode(),
+        "curve.secret": base64.b64encode(b"S" * 40).decode(),
+    }
+    manifests.append({"kind": "Secret", "metadata": {"name": "p-curve"}, "type": "Opaque", "data": data})
+    pod_spec = manifests[2]["spec"]["template"]["spec"]
+    items = [{"key": k, "path": k} for k in data]
+    pod_spec["volumes"].append({"name": "keys", "secret": {"secretName": "p-curve", "items": items}})
+    pod_spec["containers"][0]["volumeMounts"].append({"name": "keys", "mountPath": "/etc/seifer/keys"})
+    stage = next(
+        p for p in local_pods(manifests, lambda _: "127.0.0.1", str(tmp_path)) if p.name == "p-stage-1"
+    )
+    files = dict(stage.files)
+    assert files["etc/seifer/keys/curve.secret"] == b"S" * 40
+    config = json.loads(files["etc/seifer/config/s.json"])
+    assert config["encryption"]["keysDir"] == f"{tmp_path}/pods/p-stage-1/etc/seifer/keys"
+    manifests.pop()
+    with pytest.raises(LocalPodError, match="p-curve"):
+        local_pods(manifests, lambda _: "127.0.0.1", str(tmp_path))

@@ -15,6 +15,7 @@ import zmq
 
 from runtime.codecs import CodecSpec
 from runtime.frames import Rejected, decode, encode, reply_header
+from runtime.zmqopts import Curve, CurveKeys, generate_keys, write_keys
 from seifer_iac.bench.localchain import LocalChain, write_chain
 
 INPUT_SHAPE = (1, 8, 8, 3)
@@ -85,11 +86,16 @@ class FakeStage:
         version: str,
         transform: Callable[[Any, np.ndarray], list[np.ndarray]],
         stage: int = 1,
+        keys: CurveKeys | None = None,
     ) -> None:
         self.ctx = zmq.Context()
         self.pull = self.ctx.socket(zmq.PULL)
-        self.pull.bind(f"tcp://127.0.0.1:{data_port}")
         self.push = self.ctx.socket(zmq.PUSH)
+        self.curve = Curve(self.ctx, keys) if keys else None
+        if self.curve:
+            self.curve.server(self.pull)
+            self.curve.client(self.push)
+        self.pull.bind(f"tcp://127.0.0.1:{data_port}")
         self.push.connect(f"tcp://127.0.0.1:{next_port}")
         self.plan_hash, self.version, self.stage, self.transform = plan_hash, version, stage, transform
         self.seen: list[tuple[int, int]] = []
@@ -118,6 +124,8 @@ class FakeStage:
         self.thread.join(5)
         self.pull.close(0)
         self.push.close(0)
+        if self.curve:
+            self.curve.close()
         self.ctx.term()
 
 
@@ -129,21 +137,25 @@ def chain(tmp_path_factory: pytest.TempPathFactory, tiny_split: TinySplit) -> It
     """ONE real 3-stage chain for the whole session (starting TensorFlow processes is the slow part).
 
     LiteRT stages and lossless codecs on every hop (dispatcher none, stage 1 lz4, stage 2 none, stage 3 lz4),
-    so answers equal the unsplit model's within float error (1e-5). test_e2e uses it as is; test_fault (which
-    runs after it) switches the last hop to ZFP and kills stages. Deadlines ride out a stage restart.
+    so answers equal the unsplit model's within float error (1e-5); every hop encrypted with CURVE (one key
+    pair, as a Secret would mount). test_e2e uses it as is; test_fault (which runs after it) switches the
+    last hop to ZFP and kills stages. Deadlines ride out a stage restart.
     """
+    directory = tmp_path_factory.mktemp("chain")
     files = write_chain(
-        tmp_path_factory.mktemp("chain"),
+        directory,
         tiny_split.blobs,
         input_spec=tiny_split.input_spec,
         output_spec=tiny_split.output_spec,
-        tensors=tiny_split.tensors,
+        tensors=[{**t, "shape": [-1, *t["shape"][1:]]} for t in tiny_split.tensors],  # batches of 1-4
         backend={"name": "litert", "precision": "fp32", "threads": 1},
         codecs=[{"name": "none"}, {"name": "lz4"}, {"name": "none"}, {"name": "lz4"}],
         model_name="tiny",
         model_version=VERSION,
         plan_hash=PLAN,
         chunk_size=4096,
+        max_batch=4,
+        curve_keys=write_keys(directory / "keys", generate_keys()),
         deadlineSeconds=60.0,
         maxAttempts=30,
         heartbeatMs=500,

@@ -9,7 +9,7 @@ import pytest
 
 from runtime import config as config_module
 from runtime.codecs import CodecSpec
-from runtime.config import ConfigError, DispatcherConfig, StageConfig, load_config, parse_config
+from runtime.config import ConfigError, DispatcherConfig, Encryption, StageConfig, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 SHA = "ab" * 32
@@ -81,6 +81,23 @@ def test_defaults_and_optional_keys() -> None:
     disp = copy.deepcopy(DISPATCHER)
     disp["attemptTimeoutSeconds"] = 1.5
     assert parse_config(disp).attempt_timeout_seconds == 1.5
+    assert (cfg.max_batch, cfg.encryption, cfg.input_codec) == (1, Encryption("none", ""), None)
+
+
+def test_hop_security_keys() -> None:
+    data = copy.deepcopy(STAGE)
+    data.update(maxBatch=8, inputCodec={"name": "lz4"}, encryption={"name": "curve", "keysDir": "/k"})
+    data["input"]["shape"] = [-1, 224, 224, 3]
+    cfg = parse_config(data)
+    assert isinstance(cfg, StageConfig)
+    assert (cfg.max_batch, cfg.input_codec, cfg.encryption) == (
+        8,
+        CodecSpec("lz4"),
+        Encryption("curve", "/k"),
+    )
+    disp = copy.deepcopy(DISPATCHER)
+    disp.update(resultCodec={"name": "none"}, encryption={"name": "none"})
+    assert parse_config(disp).result_codec == CodecSpec("none")
 
 
 def mutate(base: dict, path: str, value: object) -> dict:
@@ -110,6 +127,13 @@ def mutate(base: dict, path: str, value: object) -> dict:
         (mutate(DISPATCHER, "input.datatype", "FLOAT"), "input/datatype"),
         (mutate(DISPATCHER, "maxAttempts", 0), "maxAttempts"),
         (mutate(DISPATCHER, "role", "router"), "role"),
+        (mutate(DISPATCHER, "input.shape", [1, -1, 3]), "input/shape"),
+        (mutate(DISPATCHER, "encryption", {"name": "curve"}), "encryption"),
+        (mutate(DISPATCHER, "encryption", {"name": "tls"}), "encryption"),
+        (mutate(DISPATCHER, "maxBatch", 0), "maxBatch"),
+        (mutate(STAGE, "inputCodec", {"name": "zfp", "mode": "rate", "rate": float("nan")}), "inputCodec"),
+        (mutate(DISPATCHER, "codec", {"name": "zfp", "mode": "rate", "rate": 0.01}), "codec"),  # crashes zfpy
+        (mutate(DISPATCHER, "resultCodec", {"name": "zfp", "mode": "rate", "rate": 2}), "resultCodec"),
     ],
 )
 def test_errors_name_the_field(data: dict, field: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from runtime.client import InferError, infer, list_models, model_metadata, wait_ready
 from runtime.metrics import parse_text
+from runtime.zmqopts import generate_keys, write_keys
 from seifer_iac.bench.localchain import ChainFiles, LocalChain, write_chain
 
 from .conftest import FakeStage, wait_for
@@ -45,7 +46,9 @@ def start_dispatcher(directory: Path, **overrides: Any) -> tuple[ChainFiles, Loc
 
 @pytest.fixture(scope="module")
 def dispatcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainFiles]:
-    files, chain = start_dispatcher(tmp_path_factory.mktemp("dispatcher"), deadlineSeconds=3.0, maxAttempts=3)
+    files, chain = start_dispatcher(
+        tmp_path_factory.mktemp("dispatcher"), max_batch=2, deadlineSeconds=3.0, maxAttempts=3
+    )
     try:
         assert wait_for(lambda: _get(files.url + "/v2/health/live")[0] == 200, 30), chain.log("dispatcher")
         yield files
@@ -73,6 +76,10 @@ def _post(url: str, data: bytes) -> tuple[int, dict, dict]:
             return resp.status, json.loads(resp.read()), dict(resp.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read()), dict(exc.headers)
+
+
+def _reason(files: ChainFiles) -> str:
+    return (_get(files.url + "/v2/health/ready")[1] or {}).get("reason", "")
 
 
 def metrics(files: ChainFiles) -> dict[str, float]:
@@ -162,7 +169,7 @@ def test_lost_first_attempt_is_resent(dispatcher: ChainFiles, fake_stage_factory
     x = np.ones((1, 4), np.float32)
     np.testing.assert_array_equal(infer(dispatcher.url, "toy", x, input_name="input"), x * 2)
     assert metrics(dispatcher)["seifer_dispatcher_resends_total"] >= before + 1
-    assert [a for _, a in stage.seen][:2] == [1, 2]
+    assert [a for _, a in stage.seen if a][:2] == [1, 2]  # attempt 0: readiness probes
 
 
 def test_duplicates_answered_exactly_once(dispatcher: ChainFiles, fake_stage_factory: Callable) -> None:
@@ -178,39 +185,63 @@ def test_duplicates_answered_exactly_once(dispatcher: ChainFiles, fake_stage_fac
 
 
 def test_foreign_plan_results_are_rejected(dispatcher: ChainFiles, fake_stage_factory: Callable) -> None:
+    """A chain whose results are all refused never answers a probe: unready, and 503 at once."""
     fake(fake_stage_factory, dispatcher, double, plan="plan-b")
-    wait_ready(dispatcher.url, 10)
+    assert wait_for(lambda: "probe" in _get(dispatcher.url + "/v2/health/ready")[1].get("reason", ""), 10)
     start = time.monotonic()
     with pytest.raises(InferError) as info:
         infer(dispatcher.url, "toy", np.ones((1, 4), np.float32), input_name="input")
-    assert info.value.status == 504 and "3 attempt(s)" in info.value.message
-    assert time.monotonic() - start < 6
-    assert metrics(dispatcher)['seifer_dispatcher_rejected_total{reason="plan_hash"}'] >= 3
+    assert info.value.status == 503 and "not ready" in info.value.message
+    assert time.monotonic() - start < 1
+    assert metrics(dispatcher)['seifer_dispatcher_rejected_total{reason="plan_hash"}'] >= 1
 
 
-def test_no_stage_at_all_fails_after_deadline(tmp_path: Path) -> None:
-    files, chain = start_dispatcher(tmp_path, deadlineSeconds=1.0, maxAttempts=2)
+def test_no_stage_at_all_gives_503_with_retry_after_at_once(tmp_path: Path) -> None:
+    files, chain = start_dispatcher(tmp_path, deadlineSeconds=10.0, maxAttempts=2)
     with chain:
         assert wait_for(lambda: _get(files.url + "/v2/health/live")[0] == 200, 30)
         start = time.monotonic()
+        body = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]}
         with ThreadPoolExecutor(4) as pool:
-            errors = list(
+            answers = list(
                 pool.map(
-                    lambda _: _post(
-                        files.url + "/v2/models/toy/infer",
-                        json.dumps(
-                            {
-                                "inputs": [
-                                    {"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}
-                                ]
-                            }
-                        ).encode(),
-                    ),
-                    range(4),
+                    lambda _: _post(files.url + "/v2/models/toy/infer", json.dumps(body).encode()), range(4)
                 )
             )
-        assert all(status == 504 and "chain did not answer" in body["error"] for status, body, _ in errors)
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 2
+        for status, reply, headers in answers:
+            assert status == 503 and "stage 1" in reply["error"] and headers.get("Retry-After") == "1"
+        assert metrics(files)['seifer_dispatcher_requests_total{code="503"}'] == 4
+
+
+def test_readiness_means_the_whole_chain_answers(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    """Stage 1 connected but stage 2 missing: not ready (a probe cannot come back), 503 at once; ready as
+    soon as stage 2 is there."""
+    files = write_chain(
+        tmp_path,
+        [b"unused", b"unused"],
+        input_spec=INPUT,
+        output_spec=OUTPUT,
+        codecs=[{"name": "lz4"}, {"name": "none"}, {"name": "none"}],
+        model_name="toy",
+        model_version=VERSION,
+        plan_hash=PLAN,
+        deadlineSeconds=2.0,
+        maxAttempts=2,
+    )
+    with LocalChain(files) as chain:
+        chain.start_dispatcher()
+        fake_stage_factory(files.data_ports[0], files.data_ports[1], PLAN, VERSION, double, stage=1)
+        assert wait_for(lambda: "probe" in _reason(files), 15)
+        assert _get(files.url + "/v2/models/toy/versions/2.0.0/ready")[0] == 503
+        with pytest.raises(InferError) as info:
+            infer(files.url, "toy", np.ones((1, 4), np.float32), input_name="input")
+        assert info.value.status == 503
+        fake_stage_factory(files.data_ports[1], files.result_port, PLAN, VERSION, double, stage=2)
+        assert wait_ready(files.url, 10)
+        assert _get(files.url + "/v2/models/toy/versions/2.0.0/ready")[0] == 200
+        x = np.ones((1, 4), np.float32)
+        np.testing.assert_array_equal(infer(files.url, "toy", x, input_name="input"), x * 4)
 
 
 def test_max_in_flight_gives_503_with_retry_after(tmp_path: Path, fake_stage_factory: Callable) -> None:
@@ -231,10 +262,14 @@ def test_max_in_flight_gives_503_with_retry_after(tmp_path: Path, fake_stage_fac
         assert busy[2].get("Retry-After") == "1" and "in flight" in busy[1]["error"]
 
 
-def test_sigterm_answers_waiting_requests_and_exits_cleanly(tmp_path: Path) -> None:
+def test_sigterm_answers_waiting_requests_and_exits_cleanly(
+    tmp_path: Path, fake_stage_factory: Callable
+) -> None:
     files, chain = start_dispatcher(tmp_path, deadlineSeconds=60.0, maxAttempts=1)
     with chain:
-        assert wait_for(lambda: _get(files.url + "/v2/health/live")[0] == 200, 30)
+        # a stage that answers the readiness probe (attempt 0) and swallows every request
+        fake(fake_stage_factory, files, lambda h, a: [a] if h.attempt == 0 else [])
+        assert wait_ready(files.url, 30)
         body = json.dumps(
             {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]}
         )
@@ -242,7 +277,7 @@ def test_sigterm_answers_waiting_requests_and_exits_cleanly(tmp_path: Path) -> N
             pending = [
                 pool.submit(_post, files.url + "/v2/models/toy/infer", body.encode()) for _ in range(2)
             ]
-            time.sleep(0.5)  # both are waiting for a chain that is not there
+            time.sleep(0.5)  # both are waiting for a chain that never answers them
             start = time.monotonic()
             proc = chain.procs["dispatcher"]
             proc.send_signal(signal.SIGTERM)
@@ -258,4 +293,123 @@ def test_request_size_is_bounded_by_the_input() -> None:
 
     image = TensorSpec("input", (1, 224, 224, 3), "FP32")
     assert 224 * 224 * 3 * 4 < max_request_bytes(image) < 8 * 1024 * 1024
-    assert max_request_bytes(TensorSpec("input", (-1, 4), "FP32")) == UNBOUNDED_REQUEST_BYTES
+    assert max_request_bytes(TensorSpec("input", (-1, 4), "FP32")) < 64 * 1024 + 4 * 32 + 1
+    assert max_request_bytes(TensorSpec("input", (-1, 4), "FP32"), 8) == 64 * 1024 + 8 * 4 * 32
+    assert max_request_bytes(TensorSpec("input", (1, -1), "FP32")) == UNBOUNDED_REQUEST_BYTES
+
+
+def _tensor_body(**tensor: Any) -> bytes:
+    base = {"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0, 1, 2, 3]}
+    return json.dumps({"inputs": [{**base, **tensor}]}).encode()
+
+
+def _raw_data(first_value: bytes) -> bytes:
+    head = b'{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": ['
+    return head + first_value + b", 2, 3, 4]}]}"
+
+
+HOSTILE_BODIES = [
+    _raw_data(b"1" + b"0" * 400),
+    _raw_data(b"1e999"),
+    _raw_data(b"NaN"),
+    _raw_data(b"Infinity"),
+    b"[" * 30_000 + b"]" * 30_000,
+    b'{"inputs": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+    _tensor_body(data=["0", "1", "2", "3"]),
+    _tensor_body(data=[None, 1, 2, 3]),
+    _tensor_body(data={"a": 1}),
+    _tensor_body(data=[[0, 1], [2]]),
+    _tensor_body(shape=[1, 4.0]),
+    _tensor_body(shape=[3, 4], data=list(range(12))),  # a batch beyond maxBatch
+    _tensor_body(shape=[2**80, 4]),
+    _tensor_body(shape=None),
+    _tensor_body(name=["input"]),
+    _tensor_body(datatype={"x": 1}),
+    _tensor_body(data=None),
+    json.dumps(
+        {
+            "inputs": [
+                {"name": "input", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": 16}}
+            ]
+        }
+    ).encode(),
+    json.dumps({"inputs": {"name": "input"}}).encode(),
+    json.dumps({"inputs": [], "parameters": "x", "outputs": 3}).encode(),
+    json.dumps({"id": ["x"], "inputs": []}).encode(),
+    b'"just a string"',
+    b"",
+]
+
+
+def test_hostile_bodies_are_400_counted_and_never_500(dispatcher: ChainFiles) -> None:
+    before = metrics(dispatcher).get('seifer_dispatcher_requests_total{code="400"}', 0)
+    for data in HOSTILE_BODIES:
+        status, body, _ = _post(dispatcher.url + "/v2/models/toy/infer", data)
+        assert status == 400 and body["error"], (data[:80], status, body)
+    status, body, _ = _post(dispatcher.url + "/v2/models/toy/infer", b'{"inputs": []}' + b" " * (1 << 20))
+    assert status == 413 and body["error"]  # beyond what a valid request can be: refused unread
+    after = metrics(dispatcher)
+    assert after['seifer_dispatcher_requests_total{code="400"}'] == before + len(HOSTILE_BODIES)
+    assert after['seifer_dispatcher_requests_total{code="413"}'] >= 1
+    assert after['seifer_dispatcher_http_responses_total{code="404"}'] >= 0
+    log = (Path(dispatcher.dispatcher_config).parent / "dispatcher.log").read_text()
+    assert "Traceback" not in log
+
+
+def test_every_status_is_counted(dispatcher: ChainFiles) -> None:
+    before = metrics(dispatcher)
+    assert _get(dispatcher.url + "/no/such/route")[0] == 404
+    req = urllib.request.Request(dispatcher.url + "/v2/models/toy/infer", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=5)
+    assert info.value.code == 405 and "error" in json.loads(info.value.read())
+    after = metrics(dispatcher)
+    for code in ("404", "405"):
+        key = f'seifer_dispatcher_http_responses_total{{code="{code}"}}'
+        assert after[key] >= before.get(key, 0) + 1
+
+
+def test_versioned_routes_tritonclient_uses(dispatcher: ChainFiles, fake_stage_factory: Callable) -> None:
+    fake(fake_stage_factory, dispatcher, double)
+    assert wait_ready(dispatcher.url, 10)
+    ready = _get(dispatcher.url + "/v2/models/toy/versions/2.0.0/ready")
+    assert ready == (200, {"name": "toy", "ready": True})
+    assert _get(dispatcher.url + "/v2/models/toy/versions/9/ready")[0] == 404
+    status, config = _get(dispatcher.url + "/v2/models/toy/versions/2.0.0/config")
+    assert status == 200 and config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": [-1, 4]}]
+    assert _get(dispatcher.url + "/v2/models/toy/config")[1] == config
+
+
+def test_non_finite_results_are_valid_json(dispatcher: ChainFiles, fake_stage_factory: Callable) -> None:
+    y = np.array([[np.nan, np.inf, -np.inf, 1.5]], np.float32)
+    fake(fake_stage_factory, dispatcher, lambda h, a: [y])
+    assert wait_ready(dispatcher.url, 10)
+    req = urllib.request.Request(dispatcher.url + "/v2/models/toy/infer", data=_tensor_body(), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        text = resp.read().decode()
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} in a JSON answer")
+
+    assert json.loads(text, parse_constant=refuse)["outputs"][0]["data"] == [None, None, None, 1.5]
+    x = np.zeros((1, 4), np.float32)
+    np.testing.assert_array_equal(infer(dispatcher.url, "toy", x, input_name="input"), y)  # binary: exact
+
+
+def test_encrypted_chain_admits_only_its_own(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    """CURVE on both hops: a stage with the pipeline's keys serves; one with other keys cannot even
+    connect (the dispatcher stays unready and says why)."""
+    keys = generate_keys()
+    files, chain = start_dispatcher(
+        tmp_path, curve_keys=write_keys(tmp_path / "keys", keys), deadlineSeconds=3.0, maxAttempts=3
+    )
+    with chain:
+        stranger = fake_stage_factory(
+            files.data_ports[0], files.result_port, PLAN, VERSION, double, keys=generate_keys()
+        )
+        assert wait_for(lambda: "no ZeroMQ handshake completes" in _reason(files), 15), _reason(files)
+        stranger.close()
+        fake_stage_factory(files.data_ports[0], files.result_port, PLAN, VERSION, double, keys=keys)
+        assert wait_ready(files.url, 15)
+        x = np.ones((1, 4), np.float32)
+        np.testing.assert_array_equal(infer(files.url, "toy", x, input_name="input"), x * 2)

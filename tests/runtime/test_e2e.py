@@ -20,6 +20,7 @@ from runtime.client import infer
 from runtime.codecs import CodecSpec
 from runtime.frames import Header, encode
 from runtime.metrics import parse_text
+from runtime.zmqopts import Curve, CurveKeys, generate_keys, load_keys
 from seifer_iac.bench.localchain import ChainFiles, LocalChain
 
 from .conftest import PLAN, VERSION, TinySplit, wait_for
@@ -54,15 +55,40 @@ def test_concurrent_requests_each_get_their_own_answer(files: ChainFiles, tiny_s
         np.testing.assert_allclose(y, tiny_split.reference(x), rtol=0, atol=1e-5)
 
 
-def _push(port: int, messages: list[list[bytes]]) -> None:
+def _push(port: int, messages: list[list[bytes]], keys: CurveKeys | None, wait: float = 2.0) -> None:
+    """Send as a peer holding ``keys`` (a member of the encrypted chain) or none (an outsider)."""
     ctx = zmq.Context()
+    curve = Curve(ctx, keys) if keys else None
     sock = ctx.socket(zmq.PUSH)
-    sock.setsockopt(zmq.LINGER, 2000)
+    sock.setsockopt(zmq.LINGER, int(wait * 1000))
+    if curve:
+        curve.client(sock)
     sock.connect(f"tcp://127.0.0.1:{port}")
     for frames in messages:
         sock.send_multipart(frames)
     sock.close()
+    if curve:
+        curve.close()
     ctx.term()
+
+
+def chain_keys(files: ChainFiles) -> CurveKeys:
+    return load_keys(files.directory / "keys")
+
+
+def test_a_peer_without_the_pipeline_keys_cannot_feed_a_stage(files: ChainFiles) -> None:
+    """The chain is encrypted (CURVE): frames from a peer without the keys never reach the stage, not
+    even its reject counters; the same frames from a holder of the keys do (and are counted)."""
+    key = 'seifer_stage_rejected_total{reason="plan_hash"}'
+    foreign = [
+        bytes(f) for f in encode(Header(7, 1, "plan-X", VERSION, 2), np.zeros((1, 8, 8, 4), np.float32))
+    ]
+    before = stage_metrics(files, 2).get(key, 0)
+    _push(files.data_ports[1], [foreign] * 5, keys=None, wait=1.0)
+    _push(files.data_ports[1], [foreign] * 5, keys=generate_keys(), wait=1.0)
+    assert stage_metrics(files, 2).get(key, 0) == before
+    _push(files.data_ports[1], [foreign] * 5, keys=chain_keys(files))
+    assert wait_for(lambda: stage_metrics(files, 2).get(key, 0) == before + 5, 10)
 
 
 def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_serving(
@@ -85,7 +111,7 @@ def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_ser
         other_version,
         wrong_shape,
     ]
-    _push(files.data_ports[1], messages)
+    _push(files.data_ports[1], messages, chain_keys(files))
 
     def counted() -> bool:
         m = stage_metrics(files, 2)
@@ -98,7 +124,7 @@ def test_random_truncated_and_foreign_frames_are_counted_and_the_stage_keeps_ser
                 "bad_header",
                 "plan_hash",
                 "model_version",
-                "run_error",
+                "tensor",
             )
         )
 

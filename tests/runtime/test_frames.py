@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import tracemalloc
+import zlib
+from dataclasses import replace
+from pathlib import Path
 
+import lz4.block
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from runtime.codecs import CodecSpec
-from runtime.frames import MAGIC, REJECT_REASONS, Decoded, Header, Rejected, decode, encode
+from runtime.frames import MAGIC, REJECT_REASONS, Decoded, Expect, Header, Rejected, decode, encode
 
 CODECS = [CodecSpec("none"), CodecSpec("lz4"), CodecSpec("zfp", mode="reversible")]
 
@@ -27,7 +34,7 @@ def header(**kw: object) -> Header:
         shape=hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6),
     ),
     codec=st.sampled_from(CODECS),
-    request_id=st.integers(0, 2**63),
+    request_id=st.integers(0, 2**63 - 1),  # ids are below 2^63 (bounded in the header)
     attempt=st.integers(1, 100),
 )
 def test_round_trip(array: np.ndarray, codec: CodecSpec, request_id: int, attempt: int) -> None:
@@ -87,17 +94,21 @@ def with_meta(**changes: object) -> list[bytes]:
         ([MAGIC + b"\xff\xfe", b""], "bad_header"),
         (with_meta(dt="complex128"), "bad_header"),
         (with_meta(shp=[-1, 4]), "bad_header"),
-        (with_meta(shp=[1 << 20, 1 << 20]), "bad_header"),
+        (with_meta(shp=[1 << 20, 1 << 20]), "size"),
         (with_meta(id="x"), "bad_header"),
         (with_meta(att=True), "bad_header"),
-        (with_meta(codec={"name": "gzip"}), "bad_header"),
+        (with_meta(codec={"name": "gzip"}), "codec"),
+        (with_meta(codec=[]), "bad_header"),
+        (with_meta(dl=float("inf")), "bad_header"),
+        (with_meta(id=1 << 70), "bad_header"),
         (with_meta(dl="soon"), "bad_header"),
         (with_meta(shp=[2, 4, 4, 2]), "codec"),
-        (with_meta(codec={"name": "none"}), "codec"),
+        (with_meta(codec={"name": "none"}), "size"),
         ([good_frames()[0], good_frames()[1][:-5]], "truncated"),
         ([good_frames()[0], good_frames()[1][:-1] + b"\x00"], "checksum"),
         ([good_frames()[0][:20], good_frames()[1]], "bad_header"),
         ([MAGIC + b"{}" + b" " * 20000, b""], "bad_header"),
+        ([MAGIC + b"[" * 4000, b""], "bad_header"),
     ],
 )
 def test_malformed_frames_are_rejected_with_a_reason(frames: list[bytes], reason: str) -> None:
@@ -123,6 +134,97 @@ def test_truncated_or_flipped_real_frames_never_raise(cut: int, which: int, flip
     frames[which] = target[: cut % (len(target) + 1)]
     out = decode([bytes(f) for f in frames])
     assert isinstance(out, Decoded | Rejected)
+
+
+HOP = Expect("abc123", "1.0.0", 2, "float32", (-1, 4, 4, 2), CodecSpec("lz4"), max_batch=2)
+
+
+def test_round_trip_against_the_hops_expectation() -> None:
+    for batch in (1, 2):
+        array = np.random.default_rng(batch).standard_normal((batch, 4, 4, 2)).astype(np.float32)
+        out = decode(encode(header(codec=CodecSpec("lz4")), array), HOP)
+        assert isinstance(out, Decoded), out
+        np.testing.assert_array_equal(out.array, array)
+
+
+@pytest.mark.parametrize(
+    ("kw", "array", "reason"),
+    [
+        ({"plan_hash": "other"}, np.zeros((1, 4, 4, 2), np.float32), "plan_hash"),
+        ({"model_version": "2"}, np.zeros((1, 4, 4, 2), np.float32), "model_version"),
+        ({"stage": 3}, np.zeros((1, 4, 4, 2), np.float32), "wrong_stage"),
+        ({"deadline": 5.0}, np.zeros((1, 4, 4, 2), np.float32), "expired"),
+        ({}, np.zeros((3, 4, 4, 2), np.float32), "tensor"),  # batch beyond maxBatch
+        ({}, np.zeros((1, 4, 4, 3), np.float32), "tensor"),
+        ({}, np.zeros((1, 4, 4, 2), np.float64), "tensor"),
+        ({"codec": CodecSpec("none")}, np.zeros((1, 4, 4, 2), np.float32), "codec"),
+        ({"codec": CodecSpec("zfp", mode="reversible")}, np.zeros((1, 4, 4, 2), np.float32), "codec"),
+    ],
+)
+def test_frames_outside_the_hops_expectation_are_refused(kw: dict, array: np.ndarray, reason: str) -> None:
+    out = decode(encode(header(**{"codec": CodecSpec("lz4"), **kw}), array), HOP, not_after=10.0)
+    assert isinstance(out, Rejected) and out.reason == reason, out
+
+
+def test_a_declared_huge_tensor_is_refused_without_allocating_it() -> None:
+    """The issue's attack: 6 MB of lz4 declaring a 1.5 GiB tensor made a stage allocate 3 GiB."""
+    payload = lz4.block.compress(bytes(6 << 20), store_size=False)
+    meta = {"id": 1, "att": 1, "plan": "abc123", "ver": "1.0.0", "stg": 2, "dt": "float32"}
+    meta.update(shp=[1, 1 << 14, 1 << 14, 2], codec={"name": "lz4"})
+    meta.update(len=len(payload), crc=zlib.crc32(payload))
+    frames = [MAGIC + json.dumps(meta).encode(), payload]
+    tracemalloc.start()
+    for hop in (HOP, replace(HOP, plan_hash="foreign")):
+        out = decode(frames, hop)
+        assert isinstance(out, Rejected) and out.reason in ("tensor", "plan_hash")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+def test_zfp_crash_frames_are_refused_in_a_child_process() -> None:
+    """A crafted zfp stream (a real header over 64 bytes of noise) sent to an lz4 hop, to a zfp hop of
+    another shape and to a zfp hop with the frame's own claims: refused each time, and no crash."""
+    code = """
+import json, zlib, numpy as np, zfpy
+from runtime.codecs import CodecSpec
+from runtime.frames import MAGIC, Expect, decode
+stream = zfpy.compress_numpy(np.ones((64, 64), np.float32), rate=8)[:16] + bytes(range(64))
+meta = {"id": 1, "att": 1, "plan": "x", "ver": "v", "stg": 1, "dt": "float32", "shp": [64, 64],
+        "codec": {"name": "zfp", "mode": "rate", "rate": 8.0}, "len": len(stream), "crc": zlib.crc32(stream)}
+frames = [MAGIC + json.dumps(meta).encode(), stream]
+rate8 = CodecSpec("zfp", mode="rate", rate=8)
+for hop in (Expect("x", "v", 1, "float32", (64, 64), CodecSpec("lz4")),
+            Expect("x", "v", 1, "float32", (1, 4096), rate8),
+            Expect("x", "v", 1, "float32", (64, 64), rate8), None):
+    out = decode(frames, hop)
+    print(type(out).__name__, getattr(out, "reason", ""))
+# a whole, real 64x64 stream claimed as [1, 4096]: the same length, but its zfp header says 2-D 64x64
+real = zfpy.compress_numpy(np.ones((64, 64), np.float32), rate=8)
+meta.update(shp=[1, 4096], len=len(real), crc=zlib.crc32(real))
+out = decode([MAGIC + json.dumps(meta).encode(), real], Expect("x", "v", 1, "float32", (1, 4096), rate8))
+print(type(out).__name__, getattr(out, "reason", ""), out.detail)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[:4] == ["Rejected codec", "Rejected tensor", "Rejected size", "Rejected size"], lines
+    assert lines[4].startswith("Rejected codec") and "field" in lines[4], lines
+
+
+def test_property_fuzz_in_a_child_process() -> None:
+    """Hypothesis over arbitrary bytes and mutated zfp/lz4 frames (tests/runtime/frame_fuzz.py), in a
+    child so a crash in zfp fails this test instead of killing pytest."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.runtime.frame_fuzz", "200"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
+    assert done.returncode == 0, f"fuzz child exited {done.returncode}: {done.stderr[-3000:]}"
+    assert done.stdout.count(": ok") == 5, done.stdout
 
 
 def test_garbage_payload_behind_valid_header_is_rejected_not_crashing() -> None:

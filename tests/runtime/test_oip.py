@@ -11,6 +11,7 @@ from runtime.oip import (
     infer_response,
     infer_response_binary,
     parse_infer_request,
+    parse_json,
     shape_matches,
     split_body,
     wants_binary_output,
@@ -30,7 +31,7 @@ def test_parse_flat_and_nested_data() -> None:
     _, b = parse_infer_request(body(data=[[[0, 1, 2], [3, 4, 5]]]), SPEC)
     np.testing.assert_array_equal(a, b)
     assert a.dtype == np.float32 and a.shape == (1, 2, 3)
-    rid, c = parse_infer_request({**body(shape=[2, 2, 3], data=list(range(12))), "id": "r1"}, SPEC)
+    rid, c = parse_infer_request({**body(shape=[2, 2, 3], data=list(range(12))), "id": "r1"}, SPEC, b"", 2)
     assert rid == "r1" and c.shape == (2, 2, 3)
 
 
@@ -46,7 +47,18 @@ def test_parse_flat_and_nested_data() -> None:
         (body(shape=[1, 3, 2]), "has shape [1, 3, 2]"),
         (body(shape="1,2,3"), "list of integers"),
         (body(data=list(range(5))), "holds 5 values"),
-        (body(data=["a"] * 6), "not a (nested) list"),
+        (body(data=["a"] * 6), "must be a (nested) list of FP32"),
+        (body(data=["1.5"] * 6), "must be a (nested) list of FP32"),
+        (body(data=[None] * 6), "must be a (nested) list of FP32"),
+        (body(data=[True] * 6), "must be a (nested) list of FP32"),
+        (body(data=[{}] * 6), "must be a (nested) list of FP32"),
+        (body(data=[[0, 1, 2], [3, 4]]), "must be a (nested) list of FP32"),  # ragged
+        (body(data=[10**400] * 6), "must be a (nested) list of FP32"),  # beyond any machine number
+        (body(data=[1e300] * 6), "outside FP32's range"),
+        (body(shape=[2, 2, 3], data=list(range(12))), "a batch of 1 to 1"),
+        (body(shape=[10**30, 2, 3]), "a batch of 1 to 1"),
+        (body(shape=[-1, 2, 3]), "a batch of 1 to 1"),
+        (body(shape=[True, 2, 3]), "list of integers"),
         ({**body(), "id": 5}, "'id' must be a string"),
     ],
 )
@@ -56,12 +68,43 @@ def test_bad_requests_are_400_with_reason(request_body: object, message: str) ->
     assert info.value.status == 400 and message in info.value.message
 
 
+def test_integer_inputs_are_range_checked() -> None:
+    spec = TensorSpec("input", (1, 2), "INT8")
+    assert parse_infer_request(
+        {"inputs": [{"name": "input", "shape": [1, 2], "datatype": "INT8", "data": [-128, 127]}]}, spec
+    )[1].tolist() == [[-128, 127]]
+    for data in ([0, 128], [1.5, 2], [2**70, 0]):
+        with pytest.raises(OipError, match="INT8"):
+            parse_infer_request(
+                {"inputs": [{"name": "input", "shape": [1, 2], "datatype": "INT8", "data": data}]}, spec
+            )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"x": NaN}', "NaN is not a JSON number"),
+        (b'{"x": -Infinity}', "-Infinity is not a JSON number"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"1" + b"0" * 5000, "not valid JSON"),  # more digits than Python converts
+        (b"\xff", "not valid JSON"),
+    ],
+)
+def test_json_is_parsed_strictly(raw: bytes, message: str) -> None:
+    with pytest.raises(OipError) as info:
+        parse_json(raw)
+    assert info.value.status == 400 and message in info.value.message
+
+
 def test_shape_wildcards() -> None:
-    assert (
-        shape_matches((5, 2), (-1, 2))
-        and not shape_matches((0, 2), (-1, 2))
-        and not shape_matches((5,), (-1, 2))
-    )
+    assert shape_matches((5, 2), (-1, 2), max_batch=8) and not shape_matches((5, 2), (-1, 2))
+    assert not shape_matches((0, 2), (-1, 2)) and not shape_matches((5,), (-1, 2), 8)
+
+
+def test_non_finite_outputs_travel_as_null_in_json() -> None:
+    out = infer_response("m", "1", "i", "y", np.array([1.0, np.nan, np.inf, -np.inf], np.float32))
+    text = json.dumps(out, allow_nan=False)
+    assert json.loads(text)["outputs"][0]["data"] == [1.0, None, None, None]
 
 
 def test_response_layout() -> None:

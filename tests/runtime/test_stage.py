@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from runtime.codecs import CodecSpec
-from runtime.frames import Decoded, Header, Rejected, decode, encode
+from runtime.frames import Decoded, Expect, Header, Rejected, decode, encode
 from runtime.stage import Identity, handle
 from seifer_iac.bench.localchain import LocalChain, write_chain
 
 from .conftest import wait_for
 
-IDENT = Identity("plan-a", "1.0.0", 2, CodecSpec("lz4"))
+IDENT = Identity(Expect("plan-a", "1.0.0", 2, "float32", (1, 6), CodecSpec("none")), CodecSpec("lz4"))
 
 
 def frames_for(**kw: object) -> list:
@@ -45,11 +45,22 @@ def test_handle_runs_and_forwards_to_the_next_stage() -> None:
         ({"model_version": "0.9.0"}, "model_version"),
         ({"stage": 1}, "wrong_stage"),
         ({"deadline": 1.0}, "expired"),
+        ({"codec": CodecSpec("lz4")}, "codec"),
     ],
 )
 def test_handle_rejects_skew_misrouting_and_expired(kw: dict, reason: str) -> None:
     out = handle(frames_for(**kw), IDENT, lambda a: a, time.time())
     assert isinstance(out, Rejected) and out.reason == reason
+
+
+def test_handle_refuses_a_tensor_other_than_the_configured_input_without_running_it() -> None:
+    ran: list[np.ndarray] = []
+    big = encode(Header(1, 1, "plan-a", "1.0.0", 2), np.zeros((64, 6), np.float32))  # a batch of 64
+    other = encode(Header(1, 1, "plan-a", "1.0.0", 2), np.zeros((1, 7), np.float32))
+    for frames in (big, other):
+        out = handle(frames, IDENT, lambda a: ran.append(a) or a, time.time())
+        assert isinstance(out, Rejected) and out.reason == "tensor"
+    assert ran == []
 
 
 def test_handle_turns_run_errors_into_rejects() -> None:
