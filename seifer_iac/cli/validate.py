@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from seifer_iac.spec import SpecError, load_spec
+from seifer_iac.spec.image import unpinned_warning
 from seifer_iac.spec.units import format_bytes
 
 
@@ -27,6 +28,8 @@ def command(spec_path: str) -> None:
         for line in str(error).splitlines():
             click.echo(line, err=True)
         raise SystemExit(2) from None
+    if warning := unpinned_warning(spec.runtime.image):
+        click.echo(f"warning: {warning}", err=True)
     schedulable = [n for n in spec.cluster.nodes if n.schedulable]
     memory = sum(n.usable_memory_bytes for n in schedulable)
     click.echo(

@@ -17,6 +17,7 @@ import yaml
 
 from seifer_iac.spec.applications import KERAS_APPLICATIONS
 from seifer_iac.spec.errors import SpecError, field_path
+from seifer_iac.spec.image import default_pull_policy, digest_problem
 from seifer_iac.spec.model import (
     Cluster,
     Codec,
@@ -330,6 +331,8 @@ class _Builder:
                 f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 '
                 "only (remove runtime.precision or set runtime.backend: litert)"
             )
+        if problem := digest_problem(raw["image"]):
+            self.problems.append(problem)
         return Runtime(
             image=raw["image"],
             codec=self.codec(raw.get("codec", "none")),
@@ -337,7 +340,7 @@ class _Builder:
             memory_overhead_bytes=self.unit(
                 parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
             ),
-            image_pull_policy=raw.get("imagePullPolicy", "IfNotPresent"),
+            image_pull_policy=raw.get("imagePullPolicy") or default_pull_policy(raw["image"]),
             backend=backend,
             precision=precision,
         )
