@@ -7,7 +7,7 @@ the set and platform that failed. Debian bookworm has glibc 2.36, so every manyl
 pip evaluates environment markers (`; platform_machine == "aarch64"`) against the machine it runs on, not
 the target platform, so each set is first flattened for the target: `-r` includes inlined, markers decided.
 
-Usage: python images/check_wheels.py images/runtime/requirements.txt images/runtime/requirements-tensorflow.txt
+Usage: python images/check_wheels.py REQUIREMENTS.txt...  (`make check-wheels` names both sets)
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import yaml
 
 from seifer_iac.spec import SpecError, spec_from_data
 from seifer_iac.spec.image import default_pull_policy, digest_of, digest_problem, unpinned_warning
-from tests.e2e.conftest import tiny_model_path, tiny_spec  # noqa: F401 (fixtures)
+from tests.e2e.conftest import SPEC, build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT / "stacks" / "dev.pipeline.yaml"
@@ -75,11 +75,14 @@ def _validate(tmp_path, image):
 
 
 @pytest.mark.slow
-def test_rendered_deployments_carry_the_policy(tmp_path, tiny_spec):
+def test_rendered_deployments_carry_the_policy(tmp_path, monkeypatch):
     from seifer_iac.release import build_release
 
-    path = tiny_spec()
-    path.write_text(path.read_text().replace("image: seifer-runtime:test", f"image: {PINNED}"))
+    monkeypatch.setenv("SEIFER_CACHE_DIR", str(tmp_path / "cache"))
+    build_tiny_model().save(tmp_path / "tiny.keras")
+    path = tmp_path / "tiny.pipeline.yaml"
+    text = SPEC.format(bandwidth="1Gbps", codec="none", port=8080, deadline="30s")
+    path.write_text(text.replace("image: seifer-runtime:test", f"image: {PINNED}"))
     containers = [
         m["spec"]["template"]["spec"]["containers"][0]
         for m in build_release(path).manifests
