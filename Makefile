@@ -27,7 +27,7 @@ demo: $(STAMP)
 test: $(STAMP) lint contracts pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check seifer_iac runtime tests policy
+	$(BIN)/ruff check seifer_iac runtime tests policy images
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports
