@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 POLICY_STAMP := policy/venv/.installed
 
 .PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster clean \
-	image image-base image-test image-size check-wheels
+	image image-base image-test image-size image-clean check-wheels
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -60,13 +60,14 @@ IMAGE_REPO ?= localhost/seifer-runtime
 IMAGE_NAME := $(IMAGE_REPO):$(BACKEND)-$(ARCH)
 IMAGE_CACHE := build/images
 # The base's only contents beyond Debian's Essential set: python3, its venv module and libstdc++ (LiteRT is
-# C++; apt would have pulled it in, as it does in python:3.11-slim). No apt, no docs,
-# man pages or translations; /usr merged as bookworm expects (otherwise usrmerge pulls in perl).
+# C++; apt would have pulled it in, as it does in python:3.11-slim). No apt, no docs, man pages,
+# translations or glibc iconv modules (Python has its own codecs; 9 MB on amd64, 20 MB on arm64); /usr
+# merged as bookworm expects (otherwise usrmerge pulls in perl).
 MMDEBSTRAP_OPTS := --variant=essential --include=python3,python3-venv,libstdc++6 \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
 	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-	--dpkgopt='path-exclude=/usr/share/info/*'
+	--dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/lib/*/gconv/*'
 # The cached base tarball is named by these options: changing them makes a new one.
 BASE_KEY := $(shell echo '$(MMDEBSTRAP_OPTS)' | sha256sum | cut -c1-12)
 BASE_TAR := $(IMAGE_CACHE)/base-bookworm-$(ARCH)-$(BASE_KEY).tar
@@ -88,6 +89,13 @@ image: image-base
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BACKEND=$(BACKEND) \
 		-f images/runtime/Dockerfile -t $(IMAGE_NAME) .
 	@$(MAKE) --no-print-directory image-size
+
+# Removes what `make image` made: the images, the layer cache and the cached base tarballs.
+image-clean:
+	podman rmi --ignore --force $$(podman images --format '{{.Repository}}:{{.Tag}}' \
+		| grep -E '^localhost/seifer-(runtime|base):') 2>/dev/null || true
+	podman image prune --force >/dev/null
+	rm -rf $(IMAGE_CACHE)
 
 image-size:
 	@podman image inspect --format '$(IMAGE_NAME) {{.Id}} {{.Size}} bytes' $(IMAGE_NAME)
