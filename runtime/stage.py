@@ -1,12 +1,13 @@
 """Stage worker: ``python -m runtime.stage --config PATH``.
 
-Startup: serve HTTP health at once (live, not ready), verify and load the weights, warm the partition up
-under ``tf.function``, and only then bind the data port, so upstream never queues work for a stage that
-cannot run it. A weight or load error leaves the process alive, unready, with one clear log line and the
-reason in ``/v2/health/ready``: a bad ConfigMap shows up as an unready pod, not a silent crash loop.
+Startup: serve HTTP health at once (live, not ready), verify the weights, load the partition with the
+configured backend (LiteRT by default: runtime/backends.py) and warm it up, and only then bind the data
+port, so upstream never queues work for a stage that cannot run it. A weight or load error leaves the
+process alive, unready, with one clear log line and the reason in ``/v2/health/ready``: a bad ConfigMap
+shows up as an unready pod, not a silent crash loop.
 
-Loop (a worker thread; TensorFlow releases the GIL so HTTP stays responsive): PULL -> decode -> check plan
-hash, model version, stage index and deadline -> run -> encode with this stage's codec -> PUSH.
+Loop (a worker thread; LiteRT and TensorFlow release the GIL so HTTP stays responsive): PULL -> decode ->
+check plan hash, model version, stage index and deadline -> run -> encode with this stage's codec -> PUSH.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ import zmq
 from aiohttp import web
 
 from runtime import zmqopts
+from runtime.backends import Runner
 from runtime.codecs import CodecSpec
 from runtime.config import StageConfig
 from runtime.frames import Buffer, Rejected, decode, encode, reply_header
@@ -38,8 +40,6 @@ POLL_MS = 100
 # Deadlines are the dispatcher's wall clock and edge nodes drift (a Raspberry Pi has no RTC): drop work only
 # when it is this far past its deadline, so a node whose clock runs fast by less than this loses nothing.
 CLOCK_SKEW_ALLOWANCE_S = 30.0
-
-Runner = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -76,28 +76,6 @@ def handle(frames: Sequence[Any], ident: Identity, run: Runner, now: float) -> l
         return encode(reply_header(header, ident.stage + 1, ident.codec), run(decoded.array))
     except Exception as exc:  # a bad input (wrong shape for this partition) must not kill the stage
         return Rejected("run_error", f"{type(exc).__name__}: {exc}")
-
-
-def make_runner(model: Any) -> Runner:
-    """Compile the partition once (``tf.function``, any batch size) and warm it up (eager is ~7x slower)."""
-    import tensorflow as tf
-
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            f"a partition must have one input and one output, got {len(model.inputs)}/{len(model.outputs)}"
-        )
-    spec = model.inputs[0]
-    dtype = np.dtype(tf.as_dtype(spec.dtype).as_numpy_dtype)
-    signature = [tf.TensorSpec(shape=(None, *tuple(spec.shape)[1:]), dtype=spec.dtype)]
-    compiled = tf.function(lambda x: model(x, training=False), input_signature=signature)
-
-    def run(array: np.ndarray) -> np.ndarray:
-        return compiled(np.asarray(array, dtype=dtype)).numpy()
-
-    warm = np.zeros([1] + [1 if n is None else int(n) for n in tuple(spec.shape)[1:]], dtype=dtype)
-    for _ in range(2):
-        run(warm)
-    return run
 
 
 class StageMetrics:
@@ -194,15 +172,18 @@ def _timed(run: Runner, metrics: StageMetrics) -> Runner:
 
 def load_and_serve(cfg: StageConfig, metrics: StageMetrics, health: Health, stop: threading.Event) -> None:
     """Verify weights, load, warm up, then relay; a load failure leaves the stage unready, logged once."""
-    from runtime.weights import WeightsError, load_model
+    from runtime.backends import BackendError, load_runner
+    from runtime.weights import WeightsError, read_weights
 
     try:
-        health.set_unready("loading weights")
-        model = load_model(cfg.weights)
-        health.set_unready("warming up")
-        run = make_runner(model)
-    except Exception as exc:  # bad chunk, foreign blob, keras refusing a layer: unready, not dead
-        health.set_unready(str(exc) if isinstance(exc, WeightsError) else f"{type(exc).__name__}: {exc}")
+        health.set_unready("verifying weights")
+        blob = read_weights(cfg.weights)
+        health.set_unready(f"loading the partition ({cfg.backend.name})")
+        run = load_runner(cfg.backend, blob)
+        del blob  # the backend keeps what it needs
+    except Exception as exc:  # bad chunk, foreign blob, a backend refusing it: unready, not dead
+        known = isinstance(exc, (WeightsError, BackendError))
+        health.set_unready(str(exc) if known else f"{type(exc).__name__}: {exc}")
         log.error("stage %d not ready: %s", cfg.stage, exc)
         return
     serve_chain(cfg, run, metrics, health, stop)

@@ -1,4 +1,4 @@
-"""Weight loader: concatenate the mounted chunk files, verify every sha256 and size, rebuild the partition.
+"""Weight loader: concatenate the mounted chunk files, verify every sha256 and size, return the partition.
 
 Chunks arrive as read-only files (one per ConfigMap) in ``weights.dir``. Any mismatch raises WeightsError
 whose message names the file and what differs; the stage worker turns it into "unready + one clear log
@@ -20,7 +20,7 @@ class WeightsError(RuntimeError):
 
 def read_weights(weights: WeightsConfig) -> bytes:
     """The verified partition blob: chunks in list order, each checked, then the whole blob checked."""
-    parts: list[bytes] = []
+    parts: list[bytes] = []  # joined once below: the blob is held twice only until parts is dropped
     for chunk in weights.chunks:
         path = Path(weights.dir) / chunk.name
         try:
@@ -46,17 +46,6 @@ def read_weights(weights: WeightsConfig) -> bytes:
     if digest != weights.sha256:
         raise WeightsError(f"partition sha256 {digest[:12]}... != expected {weights.sha256[:12]}...")
     return blob
-
-
-def load_model(weights: WeightsConfig) -> Any:
-    """Verify the chunks and rebuild the Keras sub-model with ``runtime.partition.load_partition``."""
-    from runtime.partition import load_partition  # imports keras; kept out of module import time
-
-    blob = read_weights(weights)
-    try:
-        return load_partition(blob)
-    except ValueError as exc:
-        raise WeightsError(f"partition blob verified but cannot be loaded: {exc}") from exc
 
 
 def write_chunks(blob: bytes, directory: str | Path, chunk_size: int, prefix: str = "part") -> dict[str, Any]:

@@ -69,10 +69,21 @@ def budget_message(spec: Spec, stage_index: int, node: str, weight_bytes: int) -
     )
 
 
+# What a partition's weights weigh once converted, per fp32 parameter byte (LiteRT: fp16 stores halves,
+# dynamic-range int8 quarters; the flatbuffer's graph is small beside them). TensorFlow blobs are fp32.
+STORED_WEIGHT_FRACTION = {"fp32": 1.0, "fp16": 0.5, "int8": 0.25}
+
+
+def stored_weight_bytes(spec: Spec, param_bytes: int) -> int:
+    """The weight bytes a stage's blob will hold, before the model is split (for the early budget check)."""
+    fraction = STORED_WEIGHT_FRACTION[spec.runtime.precision] if spec.runtime.backend == "litert" else 1.0
+    return int(param_bytes * fraction)
+
+
 def check_weight_budget(spec: Spec, plan: Plan) -> None:
-    """Fail at plan time (before any model is split) when a stage's parameters alone exceed the budget."""
+    """Fail at plan time (before any model is split) when a stage's weights alone exceed the budget."""
     for stage in plan.stages:
-        _check_stage(spec, stage, stage.param_bytes)
+        _check_stage(spec, stage, stored_weight_bytes(spec, stage.param_bytes))
 
 
 def _check_stage(spec: Spec, stage: Stage, weight_bytes: int) -> None:

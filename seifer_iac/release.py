@@ -72,11 +72,12 @@ def model_of(spec: Spec) -> Any:
 
 
 def partition_blobs_for(spec: Spec, plan: Plan) -> list[bytes]:
-    """Serialised partitions for the plan's block ranges (imports TensorFlow)."""
+    """Serialised partitions for the plan's block ranges in the backend's format (imports TensorFlow)."""
     from seifer_iac.model.split import partition_blobs
 
     ranges = [(stage.first_block, stage.last_block) for stage in plan.stages]
-    return [part.blob for part in partition_blobs(model_of(spec), ranges)]
+    parts = partition_blobs(model_of(spec), ranges, spec.runtime.backend, spec.runtime.precision)
+    return [part.blob for part in parts]
 
 
 def build_release(

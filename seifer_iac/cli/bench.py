@@ -16,6 +16,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "Per-hop overhead, codec ratio and speed, chain vs one process.",
     ),
     "cluster": ("seifer_iac.cli.bench_cluster", "Emulated cluster: throughput and latency vs cluster size."),
+    "backends": (
+        "seifer_iac.cli.bench_backends",
+        "TensorFlow vs LiteRT fp32/fp16/int8: latency, peak memory vs limit, accuracy.",
+    ),
 }
 
 
@@ -28,4 +32,5 @@ def command() -> None:
       seifer bench paper --quick
       seifer bench runtime
       seifer bench cluster --quick
+      seifer bench backends --model MobileNetV2 --parts 2
     """

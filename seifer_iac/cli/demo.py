@@ -13,6 +13,48 @@ from seifer_iac.local.runner import RunningPipeline
 from seifer_iac.release import Release
 
 CHECKED_ANSWERS = 3
+MIB = 2**20
+QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def peak_resident_bytes(pid: int) -> int | None:
+    """VmHWM of a live process: the most it has held, what a kubelet's memory limit is measured against."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def memory_limits(manifests: tuple[dict, ...]) -> dict[str, int]:
+    """Deployment name -> its container's memory limit in bytes (the manifests write whole Ki/Mi/Gi)."""
+    limits = {}
+    for obj in manifests:
+        if obj.get("kind") != "Deployment":
+            continue
+        quantity = obj["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+        limits[obj["metadata"]["name"]] = int(quantity[:-2]) * QUANTITY_UNITS[quantity[-2:]]
+    return limits
+
+
+def memory_lines(release: Release, running: RunningPipeline) -> list[str]:
+    """One line per process: its measured peak next to the limit its Deployment sets."""
+    limits = memory_limits(release.manifests)
+    lines = []
+    for status in running.supervisor.status():
+        limit = limits.get(status.name)
+        peak = peak_resident_bytes(status.pid) if status.pid else None
+        if limit is None or peak is None:
+            continue
+        verdict = "within" if peak <= limit else "OVER"
+        lines.append(
+            f"memory       {status.name}: peak {peak / MIB:.0f} MiB of a {limit / MIB:.0f} MiB limit "
+            f"({peak / limit:.0%}, {verdict})"
+        )
+    return lines
 
 
 def demo_input(shape: tuple[int, ...], index: int) -> np.ndarray:
@@ -73,6 +115,9 @@ def run_demo(
     click.echo(
         f"answers      {len(answers)} checked against the unsplit model: max abs difference {worst:.2e}"
     )
+    memory = memory_lines(release, running)
+    for line in memory:
+        click.echo(line)
     if not emulated:
         click.echo(
             "note         links ran on loopback (no bandwidth limits) and every stage shared this "
@@ -87,4 +132,5 @@ def run_demo(
         say(f"error: {error}")
     lossless = spec.runtime.codec.name in ("none", "lz4")
     correct = bool(answers) and (worst <= 1e-4 or not lossless)
-    return not result.errors and result.answered == result.requests and correct
+    fits = not any("OVER" in line for line in memory)
+    return not result.errors and result.answered == result.requests and correct and fits

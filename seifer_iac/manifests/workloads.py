@@ -14,7 +14,6 @@ from seifer_iac.manifests import pods
 from seifer_iac.manifests.naming import (
     ANNOTATION_PREFIX,
     CONFIG_DIR,
-    MEBI,
     RESULT_PORT,
     WEIGHTS_DIR,
     chain_hash,
@@ -26,11 +25,10 @@ from seifer_iac.manifests.naming import (
     stage_name,
     versioned_labels,
 )
+from seifer_iac.planner.memory import dispatcher_bytes
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.profile import Profile
 from seifer_iac.spec.model import Spec
-
-DISPATCHER_BASE_MEMORY = 256 * MEBI
 
 
 def _deployment(
@@ -128,10 +126,10 @@ def stage_deployment(
 
 
 def dispatcher_memory_bytes(spec: Spec, profile: Profile, plan: Plan) -> int:
-    """A fixed base for the interpreter and libraries, plus every in-flight request's input and output
-    (kept for replay after a failure), twice for decoding copies; rounded to MiB by the quantity."""
+    """The measured dispatcher model (planner/memory.py): its base plus two copies of every in-flight
+    request's input and output (kept for replay after a failure); rounded up to MiB by the quantity."""
     output = profile.blocks[plan.stages[-1].last_block].output_bytes
-    return DISPATCHER_BASE_MEMORY + 2 * spec.dispatcher.max_in_flight * (profile.input_bytes + output)
+    return dispatcher_bytes(spec.dispatcher.max_in_flight, profile.input_bytes, output)
 
 
 def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from runtime.partition import dump_partition
 from seifer_iac.model.blocks import block_layers
+from seifer_iac.model.convert import cached_convert
 from seifer_iac.model.cuts import cut_points
 from seifer_iac.model.errors import ModelError
 from seifer_iac.model.graph import functional_view, layer_graph
@@ -103,10 +104,16 @@ def split_model(model: Any, boundaries: list[int]) -> list[Any]:
     return _split(functional_view(model), graph, block_ranges(len(cut_points(graph)), boundaries))
 
 
-def partition_blobs(model: Any, stages: list[tuple[int, int]]) -> list[PartitionBlob]:
-    """Serialised partitions for a plan's stages (Stage.first_block, Stage.last_block)."""
+def partition_blobs(
+    model: Any, stages: list[tuple[int, int]], backend: str = "tensorflow", precision: str = "fp32"
+) -> list[PartitionBlob]:
+    """Serialised partitions for a plan's stages (Stage.first_block, Stage.last_block): Keras partition
+    blobs for the tensorflow backend, .tflite flatbuffers (at `precision`) for litert."""
     blobs = []
-    for (first, last), part in zip(stages, split_stages(model, stages), strict=True):
+    parts = split_stages(model, stages)
+    for index, ((first, last), part) in enumerate(zip(stages, parts, strict=True), start=1):
         blob = dump_partition(part)
+        if backend == "litert":
+            blob = cached_convert(part, hashlib.sha256(blob).hexdigest(), precision, stage=index)
         blobs.append(PartitionBlob(first, last, blob, hashlib.sha256(blob).hexdigest()))
     return blobs

@@ -3,11 +3,12 @@
 Every figure the planner reports comes from these few pure functions, so the search (which evaluates them
 vectorised with numpy, using the same IEEE operations) and the plan it reports always agree.
 
-Memory of a stage = parameter bytes + the largest peak activation of its blocks + the send/receive buffers
-+ the runtime's fixed overhead. Buffers: the worker's receive queue holds up to `queue_depth` input
-tensors plus the one being computed, its send queue up to `queue_depth` outputs plus the one being
-produced, so we count (queue_depth + 1) * (input bytes + output bytes) at their raw (decoded) size, an upper
-bound on the encoded frames (PipeEdge likewise counts send and receive buffers).
+Memory of a stage comes from the measured memory model of its backend and precision (planner/memory.py):
+the process's base, what the backend holds per weight byte and per activation byte, plus the send/receive
+buffers, plus the spec's optional `runtime.memoryOverhead`. Buffers: the worker's receive queue holds up to
+`queue_depth` input tensors plus the one being computed, its send queue up to `queue_depth` outputs plus the
+one being produced, so we count (queue_depth + 1) * (input bytes + output bytes) at their raw (decoded)
+size, an upper bound on the encoded frames (PipeEdge likewise counts send and receive buffers).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from seifer_iac.planner.memory import RAW, MemoryModel, stage_model
 from seifer_iac.spec.model import Codec, Spec
 
 OBJECTIVES = ("full", "communication")
@@ -26,7 +28,8 @@ class CostModel:
 
     `objective` "full" counts compute and links; "communication" ignores compute, as the research did.
     `dispatcher_links` False drops the dispatcher's input and output links from the objective (only the
-    paper benchmark uses it, to resemble the research's figures).
+    paper benchmark uses it, to resemble the research's figures). `memory` is the measured model of the
+    stage process (a spec's backend and precision); the default, RAW, counts bytes as the research did.
     """
 
     codec: Codec = field(default_factory=Codec)
@@ -34,6 +37,7 @@ class CostModel:
     memory_overhead_bytes: int = 0
     objective: str = "full"
     dispatcher_links: bool = True
+    memory: MemoryModel = RAW
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -48,6 +52,7 @@ class CostModel:
             queue_depth=spec.runtime.queue_depth,
             memory_overhead_bytes=spec.runtime.memory_overhead_bytes,
             objective=spec.planner.objective,
+            memory=stage_model(spec.runtime.backend, spec.runtime.precision),
         )
 
     @property
@@ -61,7 +66,7 @@ def stage_memory_bytes(
 ) -> int:
     """Bytes a stage needs on its node (see the module docstring for what is counted and why)."""
     buffers = cost.buffer_factor * (in_bytes + out_bytes)
-    return param_bytes + peak_activation_bytes + buffers + cost.memory_overhead_bytes
+    return cost.memory.stage_bytes(param_bytes, peak_activation_bytes, buffers, cost.memory_overhead_bytes)
 
 
 def compute_seconds(flops: int, flops_per_s: float) -> float:

@@ -81,10 +81,15 @@ def stage_memory_table(problem: Problem) -> np.ndarray:
     peaks = np.array([b.peak_activation_bytes for b in blocks], dtype=np.int64)
     memory = np.zeros((p, p), dtype=np.int64)
     cost = problem.cost
+    model = cost.memory
     for i in range(p):
         running_peak = np.maximum.accumulate(peaks[i:])
         buffers = cost.buffer_factor * (raw[i] + raw[i + 1 :])
-        memory[i, i:] = params[i + 1 :] - params[i] + running_peak + buffers + cost.memory_overhead_bytes
+        weights = params[i + 1 :] - params[i]
+        # the same IEEE operations, in the same order, as MemoryModel.stage_bytes (plans and tables agree)
+        fitted = model.base_bytes + model.per_weight_byte * weights + model.per_activation_byte * running_peak
+        fitted = fitted + buffers
+        memory[i, i:] = np.ceil(fitted * (1.0 + model.headroom)).astype(np.int64) + cost.memory_overhead_bytes
     return memory
 
 

@@ -1,7 +1,8 @@
 """A small real Keras model and a spec that forces it onto a chain of three or more nodes.
 
-Three Dense layers of 2-4 MiB each on nodes of 6 MiB: no node holds two, so the planner must chain them,
-and the test exercises a real multi-stage pipeline in seconds instead of minutes.
+Three Dense layers of 2-4 MiB each on nodes of 90 MiB: a LiteRT stage holds about 77 MiB of runtime and
+every fp32 weight twice (planner/memory.py), so no node holds two of them and the planner must chain them
+(dense_a | dense_b | dense_c + logits); the test exercises a real multi-stage pipeline in seconds.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ model: {{file: tiny.keras, version: "1", inputShape: [512]}}
 cluster:
   nodes:
     - {{name: gw, memory: 1Gi, schedulable: false}}
-    - {{name: n1, memory: 6Mi}}
-    - {{name: n2, memory: 6Mi}}
-    - {{name: n3, memory: 6Mi}}
-    - {{name: n4, memory: 6Mi}}
+    - {{name: n1, memory: 90Mi}}
+    - {{name: n2, memory: 90Mi}}
+    - {{name: n3, memory: 90Mi}}
+    - {{name: n4, memory: 90Mi}}
   bandwidth: {{default: {bandwidth}}}
 dispatcher: {{node: gw, port: {port}, deadline: {deadline}}}
 runtime: {{image: seifer-runtime:test, codec: {codec}, queueDepth: 2}}

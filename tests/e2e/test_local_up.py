@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,7 +131,11 @@ def test_up_local_demo_through_the_cli(tmp_path, tiny_spec):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "12/12 answered, 0 errors" in done.stdout
-    assert "max abs difference 0.00e+00" in done.stdout
+    difference = re.search(r"max abs difference (\S+)", done.stdout)
+    assert difference and float(difference.group(1)) <= 1e-5, done.stdout
+    memory = re.findall(r"memory       (\S+): peak (\d+) MiB of a (\d+) MiB limit", done.stdout)
+    assert len(memory) == 4, done.stdout  # three stages and the dispatcher
+    assert all(int(peak) <= int(limit) for _, peak, limit in memory), done.stdout
     assert "Traceback" not in done.stderr
     down = subprocess.run(
         [sys.executable, "-m", "seifer_iac.cli", "down", "--local", str(spec_path)],

@@ -24,7 +24,7 @@ def spec_document(bandwidths: dict[tuple[str, str], float] | None = None, defaul
         "model": {"profile": "toy.profile.json", "version": "1.0.0"},
         "cluster": {
             "nodes": [{"name": "gateway", "memory": "2Gi", "speed": 1.0, "schedulable": False}]
-            + [{"name": n, "memory": "64Mi", "speed": 1.0} for n in NODES],
+            + [{"name": n, "memory": "192Mi", "speed": 1.0} for n in NODES],
             "bandwidth": {"default": f"{default_mbps}Mbps", "links": links},
         },
         "dispatcher": {"node": "gateway"},
@@ -35,7 +35,8 @@ def spec_document(bandwidths: dict[tuple[str, str], float] | None = None, defaul
 
 def toy_profile_json() -> str:
     mib = 2**20
-    sizes = [(20 * mib, 400_000, 800_000, 2 * 10**8)] * 6  # 6 blocks of 20 MiB: 3 stages of 2 on 64 MiB
+    # 6 blocks of 20 MiB: 3 stages of 2 on 192 MiB nodes (LiteRT fp32 holds weights twice)
+    sizes = [(20 * mib, 400_000, 800_000, 2 * 10**8)] * 6
     profile = make_profile(sizes, name="toy", input_bytes=600_000)
     data = profile.to_dict()
     data["model_hash"] = "ab" * 32

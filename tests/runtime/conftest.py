@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny Keras model split in three, and a fake (TensorFlow-free) stage thread."""
+"""Shared fixtures: a tiny Keras model split in three (as Keras blobs and as LiteRT flatbuffers), and a fake
+(TensorFlow-free) stage thread."""
 
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ INPUT_SHAPE = (1, 8, 8, 3)
 
 @dataclass(frozen=True)
 class TinySplit:
-    """Three stage models, their partition blobs and the unsplit model's forward function."""
+    """Three stage models as LiteRT flatbuffers (`blobs`, what stages run by default) and Keras partition
+    blobs (`keras_blobs`, for the tensorflow backend), the tensors between them, and the unsplit model's
+    forward function."""
 
     blobs: tuple[bytes, ...]
+    keras_blobs: tuple[bytes, ...]
     reference: Callable[[np.ndarray], np.ndarray]
     input_spec: dict[str, Any]
     output_spec: dict[str, Any]
+    tensors: tuple[dict[str, Any], ...]
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +40,7 @@ def tiny_split() -> TinySplit:
     import tensorflow as tf
 
     from runtime.partition import dump_partition
+    from seifer_iac.model.convert import convert
 
     keras.utils.set_random_seed(7)
     s1 = keras.Sequential(
@@ -48,10 +54,20 @@ def tiny_split() -> TinySplit:
     full = keras.Model(inp, s3(s2(s1(inp))))
     compiled = tf.function(lambda x: full(x, training=False))
     return TinySplit(
-        blobs=tuple(dump_partition(m) for m in (s1, s2, s3)),
+        blobs=tuple(convert(m, "fp32") for m in (s1, s2, s3)),
+        keras_blobs=tuple(dump_partition(m) for m in (s1, s2, s3)),
         reference=lambda x: compiled(np.asarray(x, np.float32)).numpy(),
         input_spec={"name": "input", "shape": [-1, 8, 8, 3], "datatype": "FP32"},
         output_spec={"name": "logits", "shape": [-1, 10], "datatype": "FP32"},
+        tensors=tuple(
+            {"name": name, "shape": shape, "datatype": "FP32"}
+            for name, shape in (
+                ("input", [1, 8, 8, 3]),
+                ("conv1", [1, 8, 8, 4]),
+                ("conv2", [1, 8, 8, 8]),
+                ("logits", [1, 10]),
+            )
+        ),
     )
 
 
@@ -112,15 +128,17 @@ PLAN, VERSION = "plan-e2e", "1.0.0"
 def chain(tmp_path_factory: pytest.TempPathFactory, tiny_split: TinySplit) -> Iterator[LocalChain]:
     """ONE real 3-stage chain for the whole session (starting TensorFlow processes is the slow part).
 
-    Lossless codecs on every hop (dispatcher none, stage 1 lz4, stage 2 none, stage 3 lz4), so answers equal
-    the unsplit model's bit for bit. test_e2e uses it as is; test_fault (which runs after it) switches the
-    last hop to ZFP and kills stages. Deadlines are long enough to ride out a stage restart.
+    LiteRT stages and lossless codecs on every hop (dispatcher none, stage 1 lz4, stage 2 none, stage 3 lz4),
+    so answers equal the unsplit model's within float error (1e-5). test_e2e uses it as is; test_fault (which
+    runs after it) switches the last hop to ZFP and kills stages. Deadlines ride out a stage restart.
     """
     files = write_chain(
         tmp_path_factory.mktemp("chain"),
         tiny_split.blobs,
         input_spec=tiny_split.input_spec,
         output_spec=tiny_split.output_spec,
+        tensors=tiny_split.tensors,
+        backend={"name": "litert", "precision": "fp32", "threads": 1},
         codecs=[{"name": "none"}, {"name": "lz4"}, {"name": "none"}, {"name": "lz4"}],
         model_name="tiny",
         model_version=VERSION,

@@ -17,7 +17,7 @@ import pytest
 from runtime.codecs import CodecSpec
 from runtime.frames import Decoded, Header, Rejected, decode, encode
 from runtime.localchain import LocalChain, write_chain
-from runtime.stage import Identity, handle, make_runner
+from runtime.stage import Identity, handle
 
 from .conftest import wait_for
 
@@ -59,16 +59,6 @@ def test_handle_turns_run_errors_into_rejects() -> None:
     out = handle(frames_for(), IDENT, boom, time.time())
     assert isinstance(out, Rejected) and out.reason == "run_error" and "incompatible shape" in out.detail
     assert handle([b"junk"], IDENT, boom, time.time()) == Rejected("frame_count", "expected 2 frames, got 1")
-
-
-def test_runner_is_compiled_and_matches_the_model(tiny_split) -> None:
-    from runtime.partition import load_partition
-
-    model = load_partition(tiny_split.blobs[0])
-    run = make_runner(model)
-    x = np.random.default_rng(0).standard_normal((2, 8, 8, 3)).astype(np.float32)
-    np.testing.assert_array_equal(run(x), model.predict_on_batch(x))
-    assert run(x[:1]).shape == (1, 8, 8, 4)
 
 
 def _get(url: str) -> tuple[int, dict]:

@@ -3,10 +3,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.config import Chunk, WeightsConfig
-from runtime.weights import WeightsError, load_model, read_weights, write_chunks
+from runtime.weights import WeightsError, read_weights, write_chunks
 
 
 def weights_config(data: dict) -> WeightsConfig:
@@ -46,13 +47,22 @@ def test_whole_blob_hash_is_checked(tmp_path: Path) -> None:
         read_weights(reordered)
 
 
-def test_load_model_uses_partition_blobs(tmp_path: Path, tiny_split) -> None:
-    cfg = weights_config(write_chunks(tiny_split.blobs[0], tmp_path, chunk_size=1024))
-    model = load_model(cfg)
-    assert tuple(model.inputs[0].shape) == (None, 8, 8, 3)
+def test_verified_blob_loads_in_either_backend(tmp_path: Path, tiny_split) -> None:
+    from runtime.backends import load_runner
+    from runtime.config import BackendConfig
+
+    x = np.zeros((1, 8, 8, 3), np.float32)
+    for backend, blob in (("litert", tiny_split.blobs[0]), ("tensorflow", tiny_split.keras_blobs[0])):
+        cfg = weights_config(write_chunks(blob, tmp_path / backend, chunk_size=1024))
+        run = load_runner(BackendConfig(backend), read_weights(cfg))
+        assert run(x).shape == (1, 8, 8, 4)
 
 
-def test_foreign_blob_is_a_weights_error(tmp_path: Path) -> None:
+def test_foreign_blob_is_a_backend_error_in_either_backend(tmp_path: Path) -> None:
+    from runtime.backends import BackendError, load_runner
+    from runtime.config import BackendConfig
+
     cfg = weights_config(write_chunks(b"not a zip at all", tmp_path, chunk_size=1024))
-    with pytest.raises(WeightsError, match="cannot be loaded"):
-        load_model(cfg)
+    for backend in ("litert", "tensorflow"):
+        with pytest.raises(BackendError, match="cannot load the partition"):
+            load_runner(BackendConfig(backend), read_weights(cfg))
