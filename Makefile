@@ -73,19 +73,22 @@ BASE_KEY := $(shell echo '$(MMDEBSTRAP_OPTS)' | sha256sum | cut -c1-12)
 BASE_TAR := $(IMAGE_CACHE)/base-bookworm-$(ARCH)-$(BASE_KEY).tar
 BASE_IMAGE := localhost/seifer-base:bookworm-$(ARCH)-$(BASE_KEY)
 export CONTAINERS_CONF ?= $(CURDIR)/images/containers.conf
+comma := ,
 # The CA bundle pip inside the build trusts (the host's: right behind an HTTPS-inspecting proxy too).
 PIP_CA ?= $(or $(PIP_CERT),/etc/ssl/certs/ca-certificates.crt)
 
 $(BASE_TAR):
 	mkdir -p $(IMAGE_CACHE)
+	rm -f $@.part
 	mmdebstrap --format=tar --architectures=$(ARCH) $(MMDEBSTRAP_OPTS) bookworm $@.part
 	mv $@.part $@
 
 image-base: $(BASE_TAR)
-	podman import --quiet --arch $(ARCH) $(BASE_TAR) $(BASE_IMAGE) >/dev/null
+	podman image exists $(BASE_IMAGE) || podman import --quiet --arch $(ARCH) $(BASE_TAR) $(BASE_IMAGE) >/dev/null
 
 image: image-base
-	buildah bud --layers --force-rm --pull=never --network=host --platform linux/$(ARCH) --secret id=pip-ca,src=$(PIP_CA) \
+	buildah bud --layers --force-rm --pull=never --network=host --platform linux/$(ARCH) \
+		$(if $(wildcard $(PIP_CA)),--secret id=pip-ca$(comma)src=$(PIP_CA)) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg BACKEND=$(BACKEND) \
 		-f images/runtime/Dockerfile -t $(IMAGE_NAME) .
 	@$(MAKE) --no-print-directory image-size

