@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 POLICY_STAMP := policy/venv/.installed
 
-.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster clean \
+.PHONY: demo test lint contracts pytest bench bench-paper bench-runtime bench-cluster bench-compute bench-backends docs-figures clean \
 	image image-base image-test image-size image-clean check-wheels
 
 $(STAMP): pyproject.toml
@@ -35,7 +35,8 @@ contracts: $(STAMP)
 pytest: $(STAMP) $(POLICY_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: bench-paper bench-runtime bench-cluster
+# Every benchmark lives in seifer_iac/bench/ (paper, runtime, cluster, backends); these run its CLI commands.
+bench: bench-paper bench-runtime bench-cluster bench-compute bench-backends
 
 bench-paper: $(STAMP)
 	$(BIN)/seifer bench paper
@@ -44,7 +45,18 @@ bench-runtime: $(STAMP)
 	$(BIN)/seifer bench runtime
 
 bench-cluster: $(STAMP)
-	$(BIN)/seifer bench cluster
+	$(BIN)/seifer bench cluster --no-compute
+
+# Node speeds enforced (root, cgroups): Raspberry-Pi-class workers, ResNet50 on 1-16 nodes, DEFER's +53 %.
+bench-compute: $(STAMP)
+	$(BIN)/seifer bench cluster --compute-only --out docs/bench-compute
+
+bench-backends: $(STAMP)
+	$(BIN)/seifer bench backends --fit
+
+# The figures tables of docs/deployment.md (objects, weights, Pulumi state per stack).
+docs-figures: $(STAMP)
+	$(BIN)/python -m seifer_iac.pulumi_program.figures --write docs/deployment.md
 
 clean:
 	rm -rf $(VENV) policy/venv build *.egg-info .pytest_cache .ruff_cache

@@ -78,5 +78,13 @@ def load_partition(blob: bytes):
         raise ValueError(
             f"partition blob holds {len(weights)} weight arrays, model needs {len(model.weights)}"
         )
-    model.set_weights(weights)
+    # A layer rebuilt from its config may hold a weight of another rank than the one saved (Normalization's
+    # mean in EfficientNet: () rebuilt, (1,) saved); the values are the same, so match the rebuilt shape.
+    shapes = [tuple(v.shape) for v in model.weights]
+    model.set_weights(
+        [
+            w.reshape(shape) if w.shape != shape and w.size == np.prod(shape) else w
+            for w, shape in zip(weights, shapes, strict=True)
+        ]
+    )
     return model

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from seifer_iac.planner.plan import Plan, Stage
+from seifer_iac.planner.problem import stored_weight_fraction
 from seifer_iac.spec.model import Spec, WeightsOptions
 
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # Kubernetes: data + binaryData of one ConfigMap must stay under 1 MiB
@@ -69,15 +70,10 @@ def budget_message(spec: Spec, stage_index: int, node: str, weight_bytes: int) -
     )
 
 
-# What a partition's weights weigh once converted, per fp32 parameter byte (LiteRT: fp16 stores halves,
-# dynamic-range int8 quarters; the flatbuffer's graph is small beside them). TensorFlow blobs are fp32.
-STORED_WEIGHT_FRACTION = {"fp32": 1.0, "fp16": 0.5, "int8": 0.25}
-
-
 def stored_weight_bytes(spec: Spec, param_bytes: int) -> int:
-    """The weight bytes a stage's blob will hold, before the model is split (for the early budget check)."""
-    fraction = STORED_WEIGHT_FRACTION[spec.runtime.precision] if spec.runtime.backend == "litert" else 1.0
-    return int(param_bytes * fraction)
+    """The weight bytes a stage's blob will hold, before the model is split (for the early budget check;
+    the planner plans with the same fraction, planner.problem.stored_weight_fraction)."""
+    return int(param_bytes * stored_weight_fraction(spec.runtime.backend, spec.runtime.precision))
 
 
 def check_weight_budget(spec: Spec, plan: Plan) -> None:

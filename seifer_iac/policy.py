@@ -11,16 +11,41 @@ prove of every render. Each rule states one property the design depends on:
 - probes / resources: readiness gates traffic until the partition is verified; memory requests and
   limits are what the planner sized against the node.
 - security-context / service-account-token: the runtime needs no privileges and no API access.
+- host-namespaces / host-path / host-port: a pod never shares the node's network, PID or IPC namespace,
+  mounts a node path, or claims a node port (each would let one stage reach beyond its sandbox).
+- image-tag: no `:latest` and no tagless image (the pods of one release must run the same bytes);
+  image-digest (advisory): images pinned by digest, so `IfNotPresent` can never run stale bytes.
+- network-policy-allow-all: no NetworkPolicy rule that admits every source or destination on every port.
+- service-type: no LoadBalancer or NodePort Service (the chain is cluster-internal; expose the dispatcher
+  with an Ingress or a gateway you choose).
+- memory-within-plan: no container's memory limit above what the plan counted for it on its node
+  (the pod template's `seifer.dev/planned-memory` annotation).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024
+PLANNED_MEMORY_ANNOTATION = "seifer.dev/planned-memory"
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(?:e([+-]?[0-9]+))?(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+SUFFIX = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    **{s: 1024 ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+}
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
 
 Manifest = Mapping[str, Any]
@@ -216,6 +241,173 @@ def service_account_token(manifests: Iterable[Manifest]) -> list[Violation]:
     ]
 
 
+def host_namespaces(manifests: Iterable[Manifest]) -> list[Violation]:
+    return [
+        Violation("host-namespaces", obj["kind"], _name(obj), f"sets {key}")
+        for obj, pod in _pods(manifests)
+        for key in ("hostNetwork", "hostPID", "hostIPC")
+        if pod.get(key)
+    ]
+
+
+def host_path(manifests: Iterable[Manifest]) -> list[Violation]:
+    return [
+        Violation("host-path", obj["kind"], _name(obj), f"volume {v.get('name')} mounts a hostPath")
+        for obj, pod in _pods(manifests)
+        for v in pod.get("volumes") or []
+        if "hostPath" in v
+    ]
+
+
+def host_port(manifests: Iterable[Manifest]) -> list[Violation]:
+    return [
+        Violation(
+            "host-port", obj["kind"], _name(obj), f"container {c.get('name')} claims hostPort {p['hostPort']}"
+        )
+        for obj, pod in _pods(manifests)
+        for c in _containers(pod)
+        for p in c.get("ports") or []
+        if p.get("hostPort")
+    ]
+
+
+def image_reference(image: str) -> tuple[str | None, str | None]:
+    """(tag, digest) of an image reference; a registry port (`host:5000/x`) is not a tag."""
+    digest_match = DIGEST.search(image)
+    digest = digest_match.group(0)[1:] if digest_match else None
+    name = image[: digest_match.start()] if digest_match else image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    return tag, digest
+
+
+def image_tag(manifests: Iterable[Manifest]) -> list[Violation]:
+    found = []
+    for obj, pod in _pods(manifests):
+        for c in _containers(pod):
+            image = str(c.get("image") or "")
+            tag, digest = image_reference(image)
+            if digest is None and tag in (None, "latest"):
+                why = "uses :latest" if tag == "latest" else "has no tag or digest"
+                found.append(
+                    Violation(
+                        "image-tag", obj["kind"], _name(obj), f"container {c.get('name')}: {image} {why}"
+                    )
+                )
+    return found
+
+
+def image_digest(manifests: Iterable[Manifest]) -> list[Violation]:
+    return [
+        Violation(
+            "image-digest",
+            obj["kind"],
+            _name(obj),
+            f"container {c.get('name')}: {c.get('image')} is not pinned by digest (image@sha256:...)",
+        )
+        for obj, pod in _pods(manifests)
+        for c in _containers(pod)
+        if image_reference(str(c.get("image") or ""))[1] is None
+    ]
+
+
+def _everyone(peer: Mapping[str, Any]) -> bool:
+    """A peer that matches every source/destination: {}, all namespaces' pods, or a /0 block."""
+    if not peer:
+        return True
+    block = peer.get("ipBlock")
+    if block:
+        try:
+            wide = ipaddress.ip_network(str(block.get("cidr")), strict=False).prefixlen == 0
+        except ValueError:
+            return False
+        return wide and not block.get("except")
+    namespaces, pods = peer.get("namespaceSelector"), peer.get("podSelector")
+    return namespaces is not None and not namespaces and not pods
+
+
+def network_policy_allow_all(manifests: Iterable[Manifest]) -> list[Violation]:
+    found = []
+    for obj in manifests:
+        if obj.get("kind") != "NetworkPolicy":
+            continue
+        spec = obj.get("spec") or {}
+        for direction, side in (("ingress", "from"), ("egress", "to")):
+            for i, rule in enumerate(spec.get(direction) or []):
+                peers = rule.get(side)
+                if not rule.get("ports") and (not peers or any(_everyone(p) for p in peers)):
+                    found.append(
+                        Violation(
+                            "network-policy-allow-all",
+                            "NetworkPolicy",
+                            _name(obj),
+                            f"{direction}[{i}] admits everything on every port",
+                        )
+                    )
+    return found
+
+
+def service_type(manifests: Iterable[Manifest]) -> list[Violation]:
+    return [
+        Violation("service-type", "Service", _name(obj), f"is of type {kind}; use ClusterIP")
+        for obj in manifests
+        if obj.get("kind") == "Service"
+        and (kind := (obj.get("spec") or {}).get("type")) in ("LoadBalancer", "NodePort")
+    ]
+
+
+def quantity_bytes(text: object) -> float | None:
+    """A Kubernetes quantity ("448Mi", "1.5Gi", "500M", "1e9") in bytes; None when it is not one."""
+    match = QUANTITY.match(str(text))
+    if not match:
+        return None
+    number, exponent, suffix = match.groups()
+    return float(number) * 10 ** int(exponent or 0) * SUFFIX[suffix]
+
+
+def memory_within_plan(manifests: Iterable[Manifest]) -> list[Violation]:
+    found = []
+    for obj in manifests:
+        pod = pod_spec_of(obj)
+        if pod is None:
+            continue
+        template = (obj.get("spec") or {}).get("template") or {}
+        planned_text = ((template.get("metadata") or {}).get("annotations") or {}).get(
+            PLANNED_MEMORY_ANNOTATION
+        )
+        planned = quantity_bytes(planned_text)
+        for c in _containers(pod):
+            limit_text = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+            limit = quantity_bytes(limit_text)
+            if limit_text is None:
+                continue  # the resources rule reports a missing limit
+            if planned is None:
+                why = f"no {PLANNED_MEMORY_ANNOTATION} annotation to check memory limit {limit_text} against"
+            elif limit is None or limit > planned:
+                why = f"memory limit {limit_text} is above the plan's {planned_text}"
+            else:
+                continue
+            found.append(
+                Violation("memory-within-plan", obj["kind"], _name(obj), f"container {c.get('name')}: {why}")
+            )
+    return found
+
+
+def weight_chunk_problems(props: Mapping[str, Any]) -> list[str]:
+    """A WeightChunk resource (its state: name and digest): a sha256 to check and a size under the limit."""
+    problems = []
+    if not re.fullmatch(r"[0-9a-f]{64}", str(props.get("sha256", ""))):
+        problems.append(f"weight chunk {props.get('name')} has no sha256")
+    size = props.get("size")
+    if not isinstance(size, (int, float)) or not 0 <= size < CONFIGMAP_LIMIT_BYTES - len(
+        str(props.get("name", ""))
+    ):
+        problems.append(
+            f"weight chunk {props.get('name')} holds {size} bytes; the limit is {CONFIGMAP_LIMIT_BYTES}"
+        )
+    return problems
+
+
 Rule = Callable[[Iterable[Manifest]], list[Violation]]
 
 RULES: tuple[tuple[str, str, Rule], ...] = (
@@ -234,10 +426,26 @@ RULES: tuple[tuple[str, str, Rule], ...] = (
         security_context,
     ),
     ("service-account-token", "Pods do not mount a service-account token.", service_account_token),
+    ("host-namespaces", "Pods do not share the node's network, PID or IPC namespace.", host_namespaces),
+    ("host-path", "Pods mount no hostPath volume.", host_path),
+    ("host-port", "Containers claim no hostPort.", host_port),
+    ("image-tag", "Images carry a tag other than latest, or a digest.", image_tag),
+    ("image-digest", "Images are pinned by digest.", image_digest),
+    ("network-policy-allow-all", "No NetworkPolicy rule admits everything.", network_policy_allow_all),
+    ("service-type", "Services are ClusterIP (no LoadBalancer or NodePort).", service_type),
+    ("memory-within-plan", "Memory limits stay within what the plan counted.", memory_within_plan),
 )
+# Reported, not enforced: a tag is fine for trying things; production pins a digest.
+ADVISORY = frozenset({"image-digest"})
 
 
-def check_manifests(manifests: Iterable[Manifest]) -> list[Violation]:
-    """Every violation of every rule, in rule then manifest order."""
+def check_manifests(manifests: Iterable[Manifest], advisory: bool = False) -> list[Violation]:
+    """Every violation of every mandatory rule (and the advisory ones when asked), in rule then manifest
+    order."""
     objects = list(manifests)
-    return [violation for _, _, rule in RULES for violation in rule(objects)]
+    return [
+        violation
+        for name, _, rule in RULES
+        if advisory or name not in ADVISORY
+        for violation in rule(objects)
+    ]

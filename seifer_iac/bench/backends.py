@@ -1,11 +1,12 @@
 """`seifer bench backends`: TensorFlow against LiteRT fp32/fp16/int8, side by side, on real stage processes.
 
 For each model, split into partitions at single-tensor cuts, and each backend and precision: the
-partitions run as real stage processes behind a real dispatcher (runtime/localchain.py) and real requests
+partitions run as real stage processes behind a real dispatcher (`localchain`) and real requests
 stream through them. Reported per partition: compute latency (the backend's runner in this process, median),
 peak resident size (VmHWM of the stage process) against the limit the memory model gives it, and
 start-to-ready time (spawn to /v2/health/ready); per model: throughput, and accuracy against the unsplit
-Keras model (max and mean absolute error of the logits, top-1 agreement).
+Keras model over 300 inputs (max and mean absolute error of the logits, top-1 agreement; the partitions
+chained in this process with the same runners the stages use).
 
 `--fit` fits the memory model (seifer_iac/planner/memory.py) to the measured peaks: per backend and precision,
 least squares of peak - buffers = base + a * weights + b * activations, and the headroom that covers the
@@ -34,6 +35,7 @@ CASES: tuple[tuple[str, str], ...] = (
     ("litert", "int8"),
 )
 QUEUE_DEPTH = 2
+ACCURACY_INPUTS = 300
 MIB = 2**20
 
 
@@ -63,6 +65,7 @@ class ModelRow:
     throughput_per_s: float
     max_abs_error: float
     mean_abs_error: float
+    relative_error: float
     top1_agreement: float
     dispatcher_peak_bytes: int
 
@@ -98,6 +101,12 @@ def _stage_figures(profile: Profile, first: int, last: int) -> tuple[int, int, i
     return sum(b.param_bytes for b in blocks), max(b.peak_activation_bytes for b in blocks), buffers
 
 
+def _chain(runners: Sequence[Any], x: np.ndarray) -> np.ndarray:
+    for run in runners:
+        x = run(x)
+    return x
+
+
 def _median_latency_ms(run: Any, shape: tuple[int, ...], repeat: int) -> float:
     x = np.random.default_rng(0).random(shape, dtype=np.float32)
     times = []
@@ -109,13 +118,20 @@ def _median_latency_ms(run: Any, shape: tuple[int, ...], repeat: int) -> float:
 
 
 def measure_model(
-    name: str, input_shape: tuple[int, ...], parts: int, work: Path, requests: int, repeat: int
+    name: str,
+    input_shape: tuple[int, ...],
+    parts: int,
+    work: Path,
+    requests: int,
+    repeat: int,
+    threads: int = 1,
 ) -> tuple[list[StageRow], list[ModelRow]]:
-    """Every case of CASES for one keras.applications model split into about `parts` partitions."""
+    """Every case of CASES for one keras.applications model split into about `parts` partitions; LiteRT
+    runs on `threads` threads (TensorFlow always uses every core, so compare at threads = cores)."""
     from runtime.backends import load_runner
     from runtime.config import BackendConfig
-    from runtime.localchain import LocalChain, write_chain
-    from seifer_iac.local.load import drive
+    from seifer_iac.bench.load import drive
+    from seifer_iac.bench.localchain import LocalChain, write_chain
     from seifer_iac.model.load import build_application
     from seifer_iac.model.profiler import profile_model
     from seifer_iac.model.split import partition_blobs
@@ -124,7 +140,11 @@ def measure_model(
     profile = profile_model(model, name)
     ranges = balanced_ranges(profile, parts)
     inputs = [np.random.default_rng(i).random((1, *input_shape), dtype=np.float32) for i in range(requests)]
-    reference = np.concatenate([np.asarray(model.predict_on_batch(x)) for x in inputs])
+    accuracy_inputs = [
+        np.random.default_rng(10_000 + i).uniform(-1, 1, (1, *input_shape)).astype(np.float32)
+        for i in range(ACCURACY_INPUTS)
+    ]
+    reference = np.concatenate([np.asarray(model.predict_on_batch(x)) for x in accuracy_inputs])
     blocks = profile.blocks
     tensors = [_tensor(profile.input_name, profile.input_shape, profile.input_dtype)] + [
         _tensor(blocks[last].name, blocks[last].output_shape, blocks[last].output_dtype) for _, last in ranges
@@ -134,7 +154,7 @@ def measure_model(
     for backend, precision in CASES:
         cost = CostModel(queue_depth=QUEUE_DEPTH, memory=stage_model(backend, precision))
         blobs = [part.blob for part in partition_blobs(model, ranges, backend, precision)]
-        config = BackendConfig(backend, precision, 1)
+        config = BackendConfig(backend, precision, threads)
         latencies = []
         for blob, (first, _) in zip(blobs, ranges, strict=True):
             shape = profile.input_shape if first == 0 else blocks[first - 1].output_shape
@@ -146,12 +166,11 @@ def measure_model(
             output_spec={**tensors[-1], "shape": [-1, *tensors[-1]["shape"][1:]]},
             codecs=[{"name": "lz4"}] * (len(blobs) + 1),
             tensors=tensors,
-            backend={"name": backend, "precision": precision, "threads": 1},
+            backend={"name": backend, "precision": precision, "threads": threads},
             chunk_size=768 * 1024,
             model_name="bench",
             queue_depth=QUEUE_DEPTH,
         )
-        outputs: dict[int, np.ndarray] = {}
         with LocalChain(files) as chain:
             ready = []
             for stage in range(1, len(blobs) + 1):
@@ -161,15 +180,7 @@ def measure_model(
                 ready.append(time.perf_counter() - start)
             chain.start_dispatcher()
             chain.wait_dispatcher_ready(120)
-            result = drive(
-                files.url,
-                "bench",
-                lambda i: inputs[i],
-                requests,
-                4,
-                timeout_s=300,
-                on_answer=outputs.__setitem__,
-            )
+            result = drive(files.url, "bench", lambda i: inputs[i], requests, 4, timeout_s=300)
             peaks = [vm_hwm_bytes(chain.procs[f"stage-{s}"].pid) for s in range(1, len(blobs) + 1)]
             dispatcher_peak = vm_hwm_bytes(chain.procs["dispatcher"].pid)
         for index, (first, last) in enumerate(ranges):
@@ -192,10 +203,10 @@ def measure_model(
                     ready[index],
                 )
             )
-        got = np.concatenate([outputs[i] for i in sorted(outputs)]) if outputs else np.zeros((0,))
-        want = reference[sorted(outputs)] if outputs else np.zeros((0,))
-        error = np.abs(got - want) if len(outputs) else np.array([np.nan])
-        agree = float(np.mean(got.argmax(-1) == want.argmax(-1))) if len(outputs) else float("nan")
+        runners = [load_runner(config, blob) for blob in blobs]
+        got = np.concatenate([_chain(runners, x) for x in accuracy_inputs])
+        error = np.abs(got - reference)
+        agree = float(np.mean(got.argmax(-1) == reference.argmax(-1)))
         model_rows.append(
             ModelRow(
                 name,
@@ -205,6 +216,7 @@ def measure_model(
                 result.throughput_per_s,
                 float(error.max()),
                 float(error.mean()),
+                float(error.max() / max(float(np.abs(reference).max()), 1e-30)),
                 agree,
                 dispatcher_peak,
             )
@@ -248,14 +260,15 @@ def to_markdown(stages: Sequence[StageRow], models: Sequence[ModelRow]) -> str:
         )
     lines += [
         "",
-        "| model | backend | stages | requests/s | max abs err | mean abs err | top-1 agreement "
-        "| dispatcher peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | backend | stages | requests/s | max abs err | mean abs err | max err / max logit "
+        "| top-1 agreement | dispatcher peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in models:
         lines.append(
             f"| {m.model} | {m.backend} {m.precision} | {m.stages} | {m.throughput_per_s:.1f} | "
-            f"{m.max_abs_error:.2e} | {m.mean_abs_error:.2e} | {m.top1_agreement:.3f} | "
+            f"{m.max_abs_error:.2e} | {m.mean_abs_error:.2e} | {m.relative_error:.2e} | "
+            f"{m.top1_agreement:.3f} | "
             f"{m.dispatcher_peak_bytes / MIB:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -16,6 +16,8 @@ BENCHES: dict[str, tuple[str, str]] = {
         "Per-hop overhead, codec ratio and speed, chain vs one process.",
     ),
     "cluster": ("seifer_iac.cli.bench_cluster", "Emulated cluster: throughput and latency vs cluster size."),
+    "planner": ("seifer_iac.cli.bench_planner", "Planner: proven share, gap and plan time, 5-50 nodes."),
+    "hops": ("seifer_iac.cli.bench_hops", "Per-hop and codec costs for the planner's cost model."),
     "backends": (
         "seifer_iac.cli.bench_backends",
         "TensorFlow vs LiteRT fp32/fp16/int8: latency, peak memory vs limit, accuracy.",

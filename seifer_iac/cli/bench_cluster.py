@@ -1,6 +1,6 @@
 """`seifer bench cluster`: the research's systems experiments on the cluster emulator, with real requests.
 
-Thin shell over seifer_iac.local.cluster_bench (runs) and cluster_report (tables, CSV, PNG).
+Thin shell over seifer_iac.bench.cluster (runs) and cluster_report (tables, CSV, PNG).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import click
 
 QUICK_SIZES = (1, 2, 4)
 FULL_SIZES = (1, 2, 4, 8, 12, 16, 20)
+COMPUTE_SIZES = (1, 2, 4, 8, 16)
 CODECS = (
     "none",
     "lz4",
@@ -21,9 +22,9 @@ CODECS = (
 )
 
 
-def _sizes(text: str | None, quick: bool) -> tuple[int, ...]:
+def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) -> tuple[int, ...]:
     if not text:
-        return QUICK_SIZES if quick else FULL_SIZES
+        return QUICK_SIZES if quick else full
     try:
         sizes = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
     except ValueError:
@@ -60,6 +61,42 @@ def _sizes(text: str | None, quick: bool) -> tuple[int, ...]:
 )
 @click.option("--no-loss", is_flag=True, help="Skip the node-loss run.")
 @click.option(
+    "--compute-sizes",
+    default=None,
+    help="Worker counts of the compute-bound sweep [default: 1,2,4 quick; 1,2,4,8,16 otherwise].",
+)
+@click.option("--no-compute", is_flag=True, help="Skip the compute-bound sweep.")
+@click.option(
+    "--compute-only", is_flag=True, help="Only the compute-bound sweep (no link-bound experiments)."
+)
+@click.option(
+    "--compute-model",
+    type=click.Choice(["ResNet50", "MobileNetV2"]),
+    default="ResNet50",
+    show_default=True,
+    help="Model of the compute-bound sweep (ResNet50: the research's 8-node configuration).",
+)
+@click.option(
+    "--pi-speed", default="4GFLOPS", show_default=True, help="Speed of a Raspberry-Pi-class worker."
+)
+@click.option(
+    "--gateway-speed", default="10GFLOPS", show_default=True, help="Speed of the dispatcher's node."
+)
+@click.option("--wifi", default="50Mbps", show_default=True, help="Bandwidth of every link in the sweep.")
+@click.option(
+    "--dilation-check",
+    type=click.FloatRange(0, 100),
+    default=2.0,
+    show_default=True,
+    help="Run the sweep's 4-worker cluster again at this k and compare it with k=1 (0: skip).",
+)
+@click.option(
+    "--dilation",
+    default="auto",
+    show_default=True,
+    help="Time dilation k of the compute-bound sweep: auto (from this host's cores) or a number >= 1.",
+)
+@click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -67,7 +104,8 @@ def _sizes(text: str | None, quick: bool) -> tuple[int, ...]:
 )
 def command(
     quick: bool, out_dir: Path, sizes: str | None, codec_workers: int, seed: int, resnet50: bool | None,
-    no_loss: bool, run_dir: Path | None,
+    no_loss: bool, compute_sizes: str | None, no_compute: bool, compute_only: bool, compute_model: str,
+    pi_speed: str, gateway_speed: str, wifi: str, dilation_check: float, dilation: str, run_dir: Path | None,
 ) -> None:  # fmt: skip
     """Throughput and latency against cluster size, measured against predicted throughput, the codecs,
     CPU seconds and bytes sent per inference per node, and a node loss taken over by the plan's backup,
@@ -78,29 +116,55 @@ def command(
     worker 1 with memory for the whole model and the others for about half of it. MobileNetV2 (seed 7),
     planner objective "communication", codec none unless compared.
 
+    The compute-bound sweep (as root with cgroups) enforces what the nodes are: every pod gets its
+    manifest's memory limit, every node a CPU quota that makes it as fast as --pi-speed (the host's speed
+    is calibrated once on the model's blocks), all links --wifi, planner objective "full"; when the nodes
+    need more CPU than this host has, the run is time-dilated by k and the figures scaled back. ResNet50 on
+    8 nodes against one is set beside DEFER's +53 %.
+
     \b
     Examples:
       seifer bench cluster --quick
       seifer bench cluster --out docs/bench-cluster
+      seifer bench cluster --compute-only --compute-sizes 1,2,4,8,16
     """
-    from seifer_iac.local import cluster_bench as cb
-    from seifer_iac.local import cluster_report as report
-    from seifer_iac.local import netns
-    from seifer_iac.local.cluster_gen import ClusterShape
+    from seifer_iac.bench import cluster as cb
+    from seifer_iac.bench import cluster_report as report
+    from seifer_iac.bench.cluster_gen import BenchModel, ClusterShape
+    from seifer_iac.local import cgroups, netns
 
     ok, reason = netns.available()
     if not ok:
         click.echo(f"error: the cluster benchmark needs the network emulator: {reason}", err=True)
         sys.exit(2)
-    chosen = _sizes(sizes, quick)
+    try:
+        factor = None if dilation == "auto" else float(dilation)
+    except ValueError:
+        factor = 0.0
+    if factor is not None and not 1.0 <= factor <= 1000.0:
+        raise click.BadParameter(
+            f"{dilation!r}: give auto or a number from 1 to 1000", param_hint="--dilation"
+        )
+    limited, why = cgroups.available()
+    click.echo(f"node limits: {why}" if limited else f"node limits not enforced: {why}", err=True)
+    if compute_only and (no_compute or not limited):
+        click.echo(
+            "error: --compute-only needs the compute sweep, which needs node limits (root, cgroups)", err=True
+        )
+        sys.exit(2)
+    chosen = () if compute_only else _sizes(sizes, quick)
     with_resnet = (not quick) if resnet50 is None else resnet50
+    compute = () if no_compute or not limited else _sizes(compute_sizes, quick, COMPUTE_SIZES)
     experiments = cb.Experiments(
         sizes=chosen,
         codec_workers=codec_workers,
-        codecs=CODECS,
-        loss_workers=None if no_loss else codec_workers,
-        resnet_sizes=(1, 8) if with_resnet else (),
-        spread_seeds=20 if quick else 50,
+        codecs=() if compute_only else CODECS,
+        loss_workers=None if no_loss or compute_only else codec_workers,
+        resnet_sizes=(1, 8) if with_resnet and not compute_only else (),
+        spread_seeds=0 if compute_only else 20 if quick else 50,
+        compute_sizes=compute,
+        compute_model=BenchModel(application=compute_model, seed=0 if compute_model == "ResNet50" else 7),
+        dilation_check=dilation_check if factor in (None, 1.0) else 0.0,
     )
     settings = cb.BenchSettings(
         run_dir=run_dir or Path.home() / ".local" / "state" / "seifer" / "bench-cluster",
@@ -109,6 +173,18 @@ def command(
         min_requests=12 if quick else 16,
         max_requests=40 if quick else 80,
         loss_requests=40 if quick else 60,
+        limits=limited,
+        dilation=factor,
+    )
+    compute_shape = ClusterShape(
+        workers=1,
+        seed=seed,
+        big_memory="1Gi",
+        uniform_memory=True,
+        worker_speed=pi_speed,
+        gateway_speed=gateway_speed,
+        fixed_bandwidth=wifi,
+        objective="full",
     )
     # ResNet50 needs ~100 MiB of weights: "small" workers hold about half of it, worker 1 all of it.
     resnet_shape = ClusterShape(workers=1, seed=seed, big_memory="640Mi", small_memory="400Mi")
@@ -118,7 +194,9 @@ def command(
         click.echo(f"[{time.perf_counter() - started:6.0f}s] {message}", err=True)
 
     try:
-        results = cb.run_all(experiments, settings, say, resnet_shape=resnet_shape)
+        results = cb.run_all(
+            experiments, settings, say, resnet_shape=resnet_shape, compute_shape=compute_shape
+        )
     except (netns.EmulatorError, RuntimeError, OSError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
@@ -129,7 +207,9 @@ def command(
         click.echo(line)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = report.write_csv(results, out_dir / "cluster.csv")
-    png_path = report.plot(results, out_dir / "cluster.png")
+    png_path = report.plot(results, out_dir / "cluster.png") if not compute_only else None
+    compute_png = report.plot_compute(results, out_dir / "compute.png")
     md_path = out_dir / "cluster.md"
     md_path.write_text("\n".join(["# seifer bench cluster", "", *lines]) + "\n")
-    click.echo(f"\nwrote {csv_path}, {png_path}, {md_path}")
+    written = ", ".join(str(p) for p in (csv_path, png_path, compute_png, md_path) if p)
+    click.echo(f"\nwrote {written}")

@@ -1,6 +1,6 @@
 """`seifer bench paper`: the research's placement grid, ours vs two-phase, greedy and random.
 
-Thin shell over seifer_iac.planner.paper_bench: prints a markdown table per variant plus the overall
+Thin shell over seifer_iac.bench.paper: prints a markdown table per variant plus the overall
 figures, writes paper.csv and one PNG per variant into --out.
 """
 
@@ -45,7 +45,7 @@ def command(quick: bool, trials: int | None, out_dir: str, variants: tuple[str, 
       seifer bench paper --quick
       seifer bench paper --out docs/bench
     """
-    from seifer_iac.planner import paper_bench as pb
+    from seifer_iac.bench import paper as pb
 
     chosen = variants or tuple(pb.VARIANTS)
     unknown = [v for v in chosen if v not in pb.VARIANTS]

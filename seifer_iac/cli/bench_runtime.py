@@ -27,7 +27,7 @@ def command(quick: bool, write: Path | None) -> None:
     Example:
       seifer bench runtime --quick
     """
-    from runtime.bench import run_benchmarks, to_markdown
+    from seifer_iac.bench.runtime import run_benchmarks, to_markdown
 
     click.echo("measuring (real processes on loopback; this takes a few minutes) ...", err=True)
     text = to_markdown(run_benchmarks(quick=quick))

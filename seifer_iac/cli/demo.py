@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 import numpy as np
 
-from seifer_iac.local.load import drive
+from seifer_iac.bench.load import drive, undilated
 from seifer_iac.local.runner import RunningPipeline
 from seifer_iac.release import Release
 
@@ -63,6 +63,20 @@ def demo_input(shape: tuple[int, ...], index: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
+def node_busy_ms(running: RunningPipeline, before: dict[str, float], answered: int) -> dict[str, float]:
+    """Per node with a CPU quota: milliseconds of its time one inference took (CPU seconds / quota),
+    scaled back by the dilation: what a node of the spec's speed spends, compute and I/O alike."""
+    if not running.quotas or answered <= 0:
+        return {}
+    after = running.node_cpu_seconds()
+    quotas = dict(running.quotas)
+    return {
+        node: (after[node] - before.get(node, 0.0)) / quotas[node] / answered * 1000 / running.time_factor
+        for node in after
+        if quotas.get(node)
+    }
+
+
 def run_demo(
     release: Release, running: RunningPipeline, requests: int, emulated: bool, say: Callable[[str], None]
 ) -> bool:
@@ -86,16 +100,25 @@ def run_demo(
 
     concurrency = 2 * (len(plan.stages) + 1)
     say(f"sending {requests} requests, {concurrency} in flight, to {running.dispatcher_url}")
+    cpu_before = running.node_cpu_seconds()
     result = drive(
         running.dispatcher_url,
         spec.name,
         lambda i: demo_input(shape, i),
         requests,
         concurrency,
-        timeout_s=max(60.0, spec.dispatcher.deadline_s * 3),
+        timeout_s=max(60.0, spec.dispatcher.deadline_s * 3) * running.time_factor,
         on_answer=keep,
         progress=show,
     )
+    busy = node_busy_ms(running, cpu_before, result.answered)
+    k = running.time_factor
+    if k != 1.0:
+        say(
+            f"measured (dilated x{k:g}): {result.throughput_per_s:.3f}/s, "
+            f"median {result.latency_median_s:.3f} s"
+        )
+        result = undilated(result, k)
     worst = max((float(np.max(np.abs(answers[i] - expected[i]))) for i in answers), default=float("nan"))
     ratio = result.throughput_per_s / plan.throughput_per_s if plan.throughput_per_s else float("nan")
     click.echo("")
@@ -106,6 +129,7 @@ def run_demo(
     click.echo(
         f"throughput   measured {result.throughput_per_s:.2f}/s   predicted {plan.throughput_per_s:.2f}/s"
         f"   (measured/predicted {ratio:.2f})"
+        + (f"   [{running.dilation.label}]" if running.dilation else "")
     )
     click.echo(
         f"latency      measured median {result.latency_median_s * 1000:.0f} ms, "
@@ -125,9 +149,21 @@ def run_demo(
         )
     else:
         click.echo(
-            "note         links were rate-limited to the spec's bandwidths; compute ran on this "
-            "machine's CPU, not at the spec's node speeds"
+            "note         links were rate-limited to the spec's bandwidths; "
+            + (
+                "compute ran at the spec's node speeds (a CPU quota per node)"
+                if running.quotas
+                else "compute ran on this machine's CPU, not at the spec's node speeds"
+            )
         )
+    if busy:
+        click.echo(
+            "node time    per inference (CPU used / CPU quota): "
+            + ", ".join(f"{node} {ms:.0f} ms" for node, ms in sorted(busy.items(), key=lambda kv: -kv[1]))
+            + f"; the busiest node bounds the rate at {1000 / max(busy.values()):.2f}/s"
+        )
+    if running.oom_kills():
+        click.echo(f"OOM kills    {running.oom_kills()} (a stage went over its memory limit; see above)")
     for error in result.errors[:5]:
         say(f"error: {error}")
     lossless = spec.runtime.codec.name in ("none", "lz4")

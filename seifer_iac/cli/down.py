@@ -26,16 +26,13 @@ def command(spec_path: str, local: bool, run_dir: Path | None) -> None:
     Example:
       seifer down --local stacks/dev.pipeline.yaml
     """
+    from seifer_iac.cli.inputs import spec_or_exit
     from seifer_iac.local.teardown import default_run_dir, down
-    from seifer_iac.spec import SpecError, load_spec
 
-    try:
-        spec = load_spec(spec_path)
-    except SpecError as error:
-        for line in str(error).splitlines():
-            click.echo(f"error: {line}", err=True)
-        raise SystemExit(2) from None
+    spec = spec_or_exit(spec_path)
     report = down(run_dir or default_run_dir(spec.name), pipeline=spec.name)
     stopped = ", ".join(report.signalled) or "no process"
     removed = ", ".join(report.namespaces_removed) or "no namespace"
+    if report.cgroups_removed:
+        removed += f" and {len(report.cgroups_removed)} cgroups"
     click.echo(f"{spec.name}: stopped {stopped}; removed {removed}")

@@ -63,6 +63,9 @@ def cli() -> None:
     Write one pipeline spec (nodes, bandwidths, model, runtime), then plan it, render it for Kubernetes
     (or `pulumi up`), or run it locally on an emulated cluster.
     """
+    from seifer_iac.cli.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
 
 
 def main() -> None:

@@ -11,33 +11,16 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.profile import Profile
-
-
-def load_model_profile(spec: object) -> Profile:
-    """The spec's model profile: a profile JSON directly (no TensorFlow), else profiled from Keras."""
-    source = spec.model  # type: ignore[attr-defined]
-    if source.profile:
-        from seifer_iac.profile import load_profile
-
-        return load_profile(source.profile)
-    from seifer_iac.model import profile_for_source  # imports TensorFlow: only when needed
-
-    return profile_for_source(source)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+from seifer_iac.cli.inputs import fail, preflight
 
 
 @click.command("plan")
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--without", "without", multiple=True, metavar="NODE", help="Plan as if NODE were gone.")
-@click.option("--diff", "show_diff", is_flag=True, help="Show what would move against the plan lock.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show what would roll against the plan lock.")
 @click.option("--write-lock", is_flag=True, help="Record the plan in <spec>.lock.json.")
-@click.option("--check", is_flag=True, help="Exit 1 when the plan lock is stale (something would move).")
+@click.option("--check", is_flag=True, help="Exit 1 when the plan lock is stale (a pod would roll).")
 def command(
     spec_path: str, fmt: str, without: tuple[str, ...], show_diff: bool, write_lock: bool, check: bool
 ) -> None:
@@ -51,7 +34,6 @@ def command(
       seifer plan stacks/dev.pipeline.yaml --write-lock
       seifer plan stacks/dev.pipeline.yaml --check
     """
-    from seifer_iac.artifacts import budget_message
     from seifer_iac.model import ModelError
     from seifer_iac.planner import PlanningError
     from seifer_iac.planner import lock as locks
@@ -60,33 +42,25 @@ def command(
     from seifer_iac.planner.problem import problem_from_spec
     from seifer_iac.planner.render import plan_table
     from seifer_iac.planner.stability import decide
-    from seifer_iac.spec import SpecError, load_spec
+    from seifer_iac.spec import SpecError
 
+    spec, profile = preflight(spec_path, progress=lambda message: click.echo(message, err=True))
+    unknown = sorted(set(without) - set(spec.cluster.node_names))
+    if unknown:
+        fail(f"--without {', '.join(unknown)}: no such node in {spec_path}")
+    if spec.dispatcher.node in without:
+        fail(f"--without {spec.dispatcher.node}: it runs the dispatcher; move dispatcher.node first")
+    path = locks.lock_path(spec_path)
     try:
-        spec = load_spec(spec_path)
-        unknown = sorted(set(without) - set(spec.cluster.node_names))
-        if unknown:
-            _fail(f"--without {', '.join(unknown)}: no such node in {spec_path}")
-        if spec.dispatcher.node in without:
-            _fail(f"--without {spec.dispatcher.node}: it runs the dispatcher; move dispatcher.node first")
-        profile = load_model_profile(spec)
         problem = problem_from_spec(spec, profile, without)
-        path = locks.lock_path(spec_path)
         lock = locks.read_lock(path)
         decision = decide(problem, optimise(problem), lock)
     except SpecError as error:
         problems = getattr(error, "problems", None) or [str(error)]
-        _fail(f"{spec_path}: " + "; ".join(problems))
-        return
+        fail(f"{spec_path}: " + "; ".join(problems))
     except (PlanningError, ModelError, ValueError, OSError) as error:
-        _fail(str(error))
-        return
+        fail(str(error))
     plan_diff = diff(lock, decision)
-    for stage in decision.plan.stages:  # say it now, not only when `seifer render` / `pulumi up` refuses
-        if stage.param_bytes > spec.weights.max_configmap_total_bytes:
-            click.echo(
-                "warning: " + budget_message(spec, stage.index, stage.node, stage.param_bytes), err=True
-            )
     if fmt == "json":
         data = decision.plan.to_dict()
         if show_diff or check:
@@ -99,9 +73,15 @@ def command(
             for line in plan_diff.lines():
                 click.echo(f"  {line}")
     if write_lock:
-        locks.write_lock(path, decision.plan)
+        try:
+            locks.write_lock(path, decision.plan)
+        except OSError as error:
+            fail(
+                f"cannot write the plan lock {path}: {error.strerror or error}; make its folder writable "
+                "or run without --write-lock"
+            )
         click.echo(f"wrote {Path(path)}", err=fmt == "json")
     if check and plan_diff.stale and not write_lock:
-        why = plan_diff.reason if plan_diff.moves else "the model changed (hash or version): stages roll"
-        click.echo(f"plan lock {path} is stale: {why}", err=True)
+        what = "; ".join(plan_diff.lines()[:-2])
+        click.echo(f"plan lock {path} is stale: {what} (why: {plan_diff.reason})", err=True)
         sys.exit(1)

@@ -7,6 +7,7 @@ file. `--format json` prints exactly the profile schema (schemas/profile.schema.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from seifer_iac.model.errors import ModelError
 from seifer_iac.profile import Profile
+from seifer_iac.spec.loader import MAX_INPUT_ELEMENTS
 from seifer_iac.spec.model import ModelSource
 from seifer_iac.spec.units import format_bytes
 
@@ -27,9 +29,15 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
         shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
     except ValueError:
         shape = ()
-    if not shape or any(d <= 0 for d in shape):
+    if not shape or len(shape) > 4 or any(not 0 < d <= 65536 for d in shape):
         raise click.BadParameter(
-            f"{text!r} is not a shape; write it like 224,224,3", param_hint="--input-shape"
+            f"{text[:40]!r} is not a shape; write it like 224,224,3 (1 to 4 axes of 1 to 65536)",
+            param_hint="--input-shape",
+        )
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise click.BadParameter(
+            f"{text!r} holds {math.prod(shape):,} values; at most {MAX_INPUT_ELEMENTS:,}",
+            param_hint="--input-shape",
         )
     return shape
 
@@ -109,7 +117,11 @@ def _measured(source: ModelSource) -> Profile:
 @click.argument("model", metavar="MODEL")
 @click.option("--input-shape", help="Input shape without the batch axis, e.g. 224,224,3 (applications only).")
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the random weights (applications)."
+    "--seed",
+    type=click.IntRange(0, 2**32 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the random weights (applications).",
 )
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True

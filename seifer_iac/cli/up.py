@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from seifer_iac.cli.demo import run_demo
+from seifer_iac.cli.inputs import fail, fail_lines, preflight
 
 
 @click.command("up")
@@ -28,6 +29,25 @@ from seifer_iac.cli.demo import run_demo
     help="One network namespace per node with the spec's bandwidths (needs root). "
     "auto: emulate where possible, else loopback.",
 )
+@click.option(
+    "--limits",
+    "limits",
+    type=click.Choice(["auto", "yes", "no"]),
+    default="auto",
+    show_default=True,
+    help="Enforce what a kubelet does (needs root and cgroups): each pod's memory limit from its manifest, "
+    "and a CPU quota per node that makes it as fast as its speed. auto: where possible.",
+)
+@click.option(
+    "--dilation",
+    "dilation",
+    type=str,
+    default="auto",
+    show_default=True,
+    help="Run k times slower (CPU quotas and link rates / k, deadlines x k, figures scaled back): "
+    "auto chooses k from this host's cores; a number sets it (1: real time).",
+)
+@click.option("--recalibrate", is_flag=True, help="Measure this host's CPU speed again (it is cached).")
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -59,6 +79,9 @@ def command(
     spec_path: str,
     local: bool,
     emulate: str,
+    limits: str,
+    dilation: str,
+    recalibrate: bool,
     run_dir: Path | None,
     demo: bool,
     requests: int,
@@ -76,11 +99,19 @@ def command(
     Examples:
       seifer up --local stacks/dev.pipeline.yaml
       seifer up --local stacks/dev.pipeline.yaml --emulate-network=yes --demo --requests 100
+      seifer up --local stacks/dev.pipeline.yaml --limits=yes --dilation=2 --demo
     """
     from runtime.client import InferError
+    from seifer_iac.local.cgroups import CgroupError
     from seifer_iac.local.netns import EmulatorError
     from seifer_iac.local.pods import LocalPodError
-    from seifer_iac.local.runner import LocalOptions, LocalRunError, resolve_emulation, run_local
+    from seifer_iac.local.runner import (
+        LocalOptions,
+        LocalRunError,
+        resolve_emulation,
+        resolve_limits,
+        run_local,
+    )
     from seifer_iac.local.supervisor import NotReady
     from seifer_iac.local.teardown import default_run_dir
     from seifer_iac.planner.render import plan_table
@@ -89,19 +120,34 @@ def command(
     def say(message: str) -> None:
         click.echo(message, err=True)
 
+    spec, _ = preflight(spec_path, progress=say)
+    try:
+        factor = None if dilation == "auto" else float(dilation)
+    except ValueError:
+        factor = -1.0
+    if factor is not None and not (1.0 <= factor <= 1000.0):
+        say(f"error: --dilation {dilation}: give auto or a number from 1 to 1000")
+        raise SystemExit(2)
     try:
         emulated, why = resolve_emulation(emulate)
+        limited, why_limits = resolve_limits(limits)
         say(f"rendering {spec_path}")
-        release = build_release(spec_path, progress=say)
-    except (*RELEASE_ERRORS, EmulatorError) as error:
-        for line in str(error).splitlines():
-            say(f"error: {line}")
-        raise SystemExit(2) from None
+        release = build_release(spec, progress=say)
+    except (*RELEASE_ERRORS, EmulatorError, CgroupError) as error:
+        fail_lines(str(error).splitlines())
+    except OSError as error:
+        fail(f"{error.strerror or error}: {error.filename or spec_path}")
     spec = release.spec
     click.echo(plan_table(release.plan, spec.model.label))
     say(why)
+    say(why_limits)
     options = LocalOptions(
-        run_dir=run_dir or default_run_dir(spec.name), emulate_network=emulated, ready_timeout_s=ready_timeout
+        run_dir=run_dir or default_run_dir(spec.name),
+        emulate_network=emulated,
+        ready_timeout_s=ready_timeout,
+        limits=limited,
+        dilation=factor,
+        recalibrate=recalibrate,
     )
     try:
         with run_local(release, options) as running:
@@ -118,7 +164,7 @@ def command(
     except NotReady as error:
         say(f"error: not every process became ready in {ready_timeout:.0f} s:\n{error}")
         raise SystemExit(1) from None
-    except (EmulatorError, LocalRunError, LocalPodError) as error:
+    except (EmulatorError, LocalRunError, LocalPodError, CgroupError) as error:
         say(f"error: {error}")
         raise SystemExit(2) from None
     except InferError as error:

@@ -81,10 +81,15 @@ class EmulatorConfig:
             raise ValueError("node names must be unique")
 
     @classmethod
-    def from_cluster(cls, pipeline: str, cluster: Cluster, *, host_access: bool = True) -> EmulatorConfig:
-        """Every directed pair of distinct nodes, with `cluster.bandwidth(a, b)` as its rate."""
+    def from_cluster(
+        cls, pipeline: str, cluster: Cluster, *, host_access: bool = True, rate_scale: float = 1.0
+    ) -> EmulatorConfig:
+        """Every directed pair of distinct nodes, with `cluster.bandwidth(a, b)` as its rate (times
+        `rate_scale`: 1/k under time dilation)."""
         names = cluster.node_names
-        limits = tuple(PairLimit(a, b, cluster.bandwidth(a, b)) for a in names for b in names if a != b)
+        limits = tuple(
+            PairLimit(a, b, cluster.bandwidth(a, b) * rate_scale) for a in names for b in names if a != b
+        )
         return cls(pipeline=pipeline, nodes=names, limits=limits, host_access=host_access)
 
     @property

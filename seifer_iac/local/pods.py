@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from seifer_iac.local.speed import dilate_config
+
 Manifest = Mapping[str, Any]
 
 
@@ -37,6 +39,40 @@ class LocalPod:
     empty_dirs: tuple[str, ...]
     ready_url: str
     ports: tuple[int, ...] = ()
+    memory_limit_bytes: int | None = None  # the container's resources.limits.memory, as a kubelet enforces it
+
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+
+
+def parse_quantity(text: str | int | float) -> int:
+    """A Kubernetes memory quantity (`335Mi`, `1G`, `512000`, `1e9`) in bytes, rounded up."""
+    value = str(text).strip()
+    for suffixes in (_BINARY, _DECIMAL):
+        for suffix, factor in suffixes.items():
+            if value.endswith(suffix) and value[: -len(suffix)]:
+                return _ceil(float(value[: -len(suffix)]) * factor, text)
+    return _ceil(float(value) if value else float("nan"), text)
+
+
+def _ceil(number: float, text: object) -> int:
+    if not number >= 0 or number == float("inf"):
+        raise LocalPodError(f"memory quantity {text!r} is not a non-negative size")
+    return int(-(-number // 1))
+
+
+def memory_limit(container: Manifest) -> int | None:
+    """The container's memory limit in bytes, or None when the manifest sets none."""
+    limit = container.get("resources", {}).get("limits", {}).get("memory")
+    if limit is None:
+        return None
+    try:
+        return parse_quantity(limit)
+    except ValueError:
+        raise LocalPodError(
+            f"container {container['name']}: memory limit {limit!r} is not a quantity"
+        ) from None
 
 
 def _kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
@@ -156,8 +192,10 @@ def local_pod(
     address_of: Callable[[str], str],
     pod_root: str,
     python: str = sys.executable,
+    time_scale: float = 1.0,
 ) -> LocalPod:
-    """One Deployment as a local process rooted at `pod_root` (an absolute directory)."""
+    """One Deployment as a local process rooted at `pod_root` (an absolute directory); its configs' deadlines,
+    timeouts and heartbeats stretched by `time_scale` (time dilation)."""
     name = deployment["metadata"]["name"]
     pod = deployment["spec"]["template"]["spec"]
     if len(pod["containers"]) != 1:
@@ -181,6 +219,8 @@ def local_pod(
                 if isinstance(document, dict) and isinstance(document.get("listen"), dict):
                     # a pod listens on its own IP; here that is the node's address, never every interface
                     document["listen"]["address"] = address_of(planned_node(deployment))
+                if isinstance(document, dict) and time_scale != 1.0:
+                    document = dilate_config(document, time_scale)
                 content = json.dumps(document, sort_keys=True, indent=1).encode()
             files.append((str(PurePosixPath(local_dir) / file_name), content))
     command = [*container.get("command", []), *container.get("args", [])]
@@ -198,16 +238,24 @@ def local_pod(
     url = f"http://{address_of(node)}:{_port_number(container, probe['port'])}{probe.get('path', '/')}"
     component = deployment["metadata"].get("labels", {}).get("app.kubernetes.io/component", "")
     ports = tuple(sorted(int(p["containerPort"]) for p in container.get("ports", [])))
-    return LocalPod(name, node, component, argv, env, tuple(files), tuple(empty), url, ports)
+    return LocalPod(
+        name, node, component, argv, env, tuple(files), tuple(empty), url, ports, memory_limit(container)
+    )
 
 
 def local_pods(
-    manifests: list[Manifest], address_of: Callable[[str], str], run_dir: str, python: str = sys.executable
+    manifests: list[Manifest],
+    address_of: Callable[[str], str],
+    run_dir: str,
+    python: str = sys.executable,
+    time_scale: float = 1.0,
 ) -> list[LocalPod]:
     """Every Deployment of the manifests as a local pod, rooted at run_dir/pods/<deployment>."""
     config_maps = {m["metadata"]["name"]: m for m in _kind(manifests, "ConfigMap")}
     hosts = {host: address_of(node) for host, node in service_nodes(manifests).items()}
     return [
-        local_pod(d, config_maps, hosts, address_of, f"{run_dir}/pods/{d['metadata']['name']}", python)
+        local_pod(
+            d, config_maps, hosts, address_of, f"{run_dir}/pods/{d['metadata']['name']}", python, time_scale
+        )
         for d in _kind(manifests, "Deployment")
     ]

@@ -26,7 +26,11 @@ class Progress:
         rows = list(snapshot)
         width = max((len(s.name) for s in rows), default=0)
         return [
-            (s.name, f"  {s.name:<{width}}  {s.phase:<10}  pid {s.pid or '-':<7}  restarts {s.restarts}")
+            (
+                s.name,
+                f"  {s.name:<{width}}  {s.phase:<10}  pid {s.pid or '-':<7}  restarts {s.restarts}"
+                + (f"  OOMKilled {kills}" if (kills := getattr(s, "oom_kills", 0)) else ""),
+            )
             for s in rows
         ]
 

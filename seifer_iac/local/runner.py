@@ -1,9 +1,13 @@
 """`seifer up --local`: a release's manifests as supervised local processes, optionally on an emulated
-network.
+network, optionally with what a kubelet enforces (memory limits, node CPU speed; `cgroups`, `speed`).
 
-Order matters for leaving nothing behind: the emulator (namespaces) wraps the supervisor (processes), so
-processes stop before their namespaces go, whatever ended the run (Ctrl-C, SIGTERM from `seifer down`, an
-error while starting).
+Order matters for leaving nothing behind: the emulator (namespaces) wraps the cgroups, which wrap the
+supervisor (processes), so processes stop before their cgroups and namespaces go, whatever ended the run
+(Ctrl-C, SIGTERM from `seifer down`, an error while starting).
+
+CPU quotas are applied once every process is ready: startup (importing the runtime, loading weights) runs
+unthrottled so a 2-core host does not spend minutes starting a 16-node cluster; what is measured (serving)
+runs at the nodes' speeds, and so does any restart after that.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from seifer_iac.local import netns, procs, runstate
+from seifer_iac.local import cgroups, netns, procs, runstate, speed
+from seifer_iac.local.calibrate import Calibration, CalibrationError, cached_calibration, calibrate
 from seifer_iac.local.pods import LocalPod, local_pods
 from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
+from seifer_iac.local.usage import cpu_seconds
 from seifer_iac.release import Release
 
 
@@ -32,6 +38,10 @@ class LocalOptions:
     emulate_network: bool = False
     ready_timeout_s: float = 300.0
     python: str = sys.executable
+    limits: bool = False  # memory limit per pod and CPU quota per node (cgroups; see resolve_limits)
+    cpu_speed: bool = True  # with limits: give each node the CPU quota its speed needs (calibrates once)
+    dilation: float | None = None  # None: chosen from the host's cores; 1.0: real time
+    recalibrate: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,9 +52,31 @@ class RunningPipeline:
     pods: tuple[LocalPod, ...]
     supervisor: Supervisor
     emulator: netns.Emulator | None
+    cgroups: cgroups.Cgroups | None = None
+    dilation: speed.Dilation | None = None
+    calibration: Calibration | None = None
+    quotas: tuple[tuple[str, float], ...] = ()  # node -> host cores, as applied
 
     def stage_process(self, index: int) -> str:
         return next(p.name for p in self.pods if p.name.endswith(f"-stage-{index}"))
+
+    @property
+    def time_factor(self) -> float:
+        """k: measured rates x k and latencies / k give the spec cluster's figures."""
+        return self.dilation.factor if self.dilation else 1.0
+
+    def oom_kills(self) -> int:
+        return sum(s.oom_kills for s in self.supervisor.status())
+
+    def node_cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each node's processes have used so far (compare two readings around a load)."""
+        node_of = {pod.name: pod.node for pod in self.pods}
+        used: dict[str, float] = {}
+        for status in self.supervisor.status():
+            seconds = cpu_seconds(status.pid) if status.pid else None
+            if seconds is not None:
+                used[node_of[status.name]] = used.get(node_of[status.name], 0.0) + seconds
+        return used
 
 
 def resolve_emulation(requested: str) -> tuple[bool, str]:
@@ -57,6 +89,18 @@ def resolve_emulation(requested: str) -> tuple[bool, str]:
     if requested == "yes":
         raise netns.EmulatorError(f"cannot emulate the network here: {reason}")
     return False, f"network not emulated ({reason}); running on loopback"
+
+
+def resolve_limits(requested: str) -> tuple[bool, str]:
+    """'yes' | 'no' | 'auto' -> (enforce?, why): memory limits and CPU quotas need root and cgroups."""
+    if requested == "no":
+        return False, "node limits not enforced (no memory limits, no CPU quotas)"
+    ok, reason = cgroups.available()
+    if ok:
+        return True, f"node limits enforced ({reason}): memory limit per pod, CPU quota per node"
+    if requested == "yes":
+        raise cgroups.CgroupError(f"cannot enforce node limits here: {reason}")
+    return False, f"node limits not enforced ({reason}); processes run unlimited at this host's speed"
 
 
 class LocalRunError(RuntimeError):
@@ -102,16 +146,91 @@ def write_pod_files(pod: LocalPod, root: Path) -> None:
         (root / relative).mkdir(parents=True, exist_ok=True)
 
 
-def process_specs(pods: list[LocalPod], emulator: netns.Emulator | None) -> list[ProcessSpec]:
+def child_pythonpath() -> str:
     repo_root = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(p for p in (repo_root, os.environ.get("PYTHONPATH", "")) if p)
+
+
+def process_specs(
+    pods: list[LocalPod], emulator: netns.Emulator | None, groups: cgroups.Cgroups | None = None
+) -> list[ProcessSpec]:
     specs = []
     for pod in pods:
         env = dict(pod.env)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root, os.environ.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = child_pythonpath()
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        prefix = tuple(emulator.exec_prefix(pod.node)) if emulator else ()
+        # the cgroup join comes first: `ip netns exec` remounts /sys, hiding the cgroup files
+        prefix = (groups.prefix(pod.name) if groups else ()) + (
+            tuple(emulator.exec_prefix(pod.node)) if emulator else ()
+        )
         specs.append(ProcessSpec(pod.name, pod.argv, env=env, prefix=prefix, ready_url=pod.ready_url))
     return specs
+
+
+def host_calibration(release: Release, options: LocalOptions) -> Calibration:
+    """One host core's speed on this model's blocks with the spec's backend (cached; measured once)."""
+    spec, plan = release.spec, release.plan
+    key = {
+        "model_hash": plan.model_hash,
+        "backend": spec.runtime.backend,
+        "precision": spec.runtime.precision,
+    }
+    cached = None if options.recalibrate else cached_calibration(**key)
+    if cached is not None:
+        return cached
+    folder = options.run_dir / "calibrate"
+    pods = local_pods(list(release.manifests), lambda _node: "127.0.0.1", str(folder), options.python)
+    configs, flops = [], []
+    for stage in plan.stages:
+        pod = next(p for p in pods if p.component == "stage" and p.name.endswith(f"-stage-{stage.index}"))
+        write_pod_files(pod, folder / "pods" / pod.name)
+        configs.append(Path(pod.argv[pod.argv.index("--config") + 1]))  # the container's own config
+        flops.append(stage.flops)
+    try:
+        found, _cached = calibrate(
+            configs,
+            flops,
+            **key,
+            python=options.python,
+            env={"PYTHONPATH": child_pythonpath()},
+            refresh=True,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def plan_speed(
+    release: Release, options: LocalOptions, say: Callable[[str], None]
+) -> tuple[Calibration | None, speed.Dilation | None, dict[str, float]]:
+    """Calibrate, choose k and the node quotas; (None, None, {}) when CPU speed is not emulated."""
+    if not (options.limits and options.cpu_speed):
+        if options.dilation not in (None, 1.0):
+            say("time dilation needs CPU quotas per node (node limits); running in real time")
+        return None, None, {}
+    try:
+        found = host_calibration(release, options)
+    except (CalibrationError, OSError, StopIteration, ValueError) as err:
+        say(f"CPU speed not emulated (calibration failed: {err}); nodes run at this host's speed")
+        return None, None, {}
+    say(found.describe())
+    nodes = [release.spec.cluster.node(n) for n in sorted(pod_nodes(release))]
+    dilation = speed.choose_dilation(nodes, found.flops_per_s, speed.host_cores(), options.dilation)
+    say(dilation.describe())
+    quotas = speed.node_quotas(nodes, found.flops_per_s, dilation.factor)
+    for name in speed.slower_than_spec(nodes, found.flops_per_s, dilation.factor):
+        say(f"warning: node {name} needs more than its cpus at k={dilation.factor:g}: slower than its spec")
+    say(
+        "CPU quotas (host cores): "
+        + ", ".join(f"{n} {q:.3f}" for n, q in sorted(quotas.items()))
+        + " (applied once every process is ready)"
+    )
+    return found, dilation, quotas
+
+
+def pod_nodes(release: Release) -> set[str]:
+    """Nodes that run a pod (the stages' and the dispatcher's)."""
+    return {s.node for s in release.plan.stages} | {release.spec.dispatcher.node}
 
 
 @contextlib.contextmanager
@@ -121,15 +240,21 @@ def run_local(
     """Start each Deployment of the release as a local process; yield once all are ready; stop all on exit."""
     spec = release.spec
     stream = stream or sys.stderr
+
+    def say(message: str) -> None:
+        print(message, file=stream, flush=True)
+
     options.run_dir.mkdir(parents=True, exist_ok=True)
     check_not_running(options.run_dir, spec.source_path or "SPEC")
+    calibration, dilation, quotas = plan_speed(release, options, say)
+    k = dilation.factor if dilation else 1.0
     with contextlib.ExitStack() as stack:
         emulator = None
         if options.emulate_network:
-            config = netns.EmulatorConfig.from_cluster(spec.name, spec.cluster)
+            config = netns.EmulatorConfig.from_cluster(spec.name, spec.cluster, rate_scale=1.0 / k)
             emulator = stack.enter_context(netns.Emulator(config))
         address_of = emulator.address_of if emulator else (lambda _node: "127.0.0.1")
-        pods = local_pods(list(release.manifests), address_of, str(options.run_dir), options.python)
+        pods = local_pods(list(release.manifests), address_of, str(options.run_dir), options.python, k)
         taken = [] if emulator else busy_ports(pods)
         if taken:
             listed = ", ".join(f"{port} ({name})" for name, port in taken)
@@ -139,15 +264,42 @@ def run_local(
             )
         for pod in pods:
             write_pod_files(pod, options.run_dir / "pods" / pod.name)
+        groups = None
+        if options.limits:
+            limits = [cgroups.PodLimit(p.name, p.node, p.memory_limit_bytes) for p in pods]
+            groups = stack.enter_context(cgroups.Cgroups(spec.name, limits))
+            say(
+                "memory limits (from the manifests): "
+                + ", ".join(f"{p.name} {_mib(p.memory_limit_bytes)}" for p in pods)
+            )
+        memory = {p.name: m for p in pods if groups and (m := groups.memory(p.name)) is not None}
         supervisor = stack.enter_context(
             Supervisor(
                 options.run_dir,
-                process_specs(pods, emulator),
-                policy=RestartPolicy(initial_backoff_s=0.5, max_backoff_s=5.0),
+                process_specs(pods, emulator, groups),
+                policy=RestartPolicy(initial_backoff_s=0.5 * k, max_backoff_s=5.0 * k),
                 pipeline=spec.name,
                 netns=emulator is not None,
+                memory=memory,
+                on_event=say,
+                cgroups=groups.directories if groups else (),
             )
         )
-        supervisor.wait_ready(timeout_s=options.ready_timeout_s, stream=stream)
+        supervisor.wait_ready(timeout_s=options.ready_timeout_s * k, stream=stream)
+        if groups and quotas:
+            groups.set_cpu(quotas)
         url = f"http://{address_of(spec.dispatcher.node)}:{spec.dispatcher.port}"
-        yield RunningPipeline(url, tuple(pods), supervisor, emulator)
+        yield RunningPipeline(
+            url,
+            tuple(pods),
+            supervisor,
+            emulator,
+            groups,
+            dilation,
+            calibration,
+            tuple(sorted(quotas.items())),
+        )
+
+
+def _mib(num_bytes: int | None) -> str:
+    return "none" if num_bytes is None else f"{num_bytes / 2**20:.0f} MiB"

@@ -7,6 +7,9 @@ URLs with a one-line-per-process display, and stops everything (SIGTERM to each 
 grace period). A state file in the run directory (pids, process-group start times, the supervisor's own
 pid) lets a separate `seifer down --local` stop a run started by another process, and `stop_recorded`
 never signals a recycled pid: it checks each process's kernel start time first (`procs`, `runstate`).
+A process in a memory cgroup (`cgroups.PodMemory`) that the kernel kills at its limit is reported as
+`OOMKilled` (status, state file, an event line naming the pod, node, limit and measured peak), restarted with
+the same backoff as any failure, and counted.
 """
 
 from __future__ import annotations
@@ -20,17 +23,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from seifer_iac.local import runstate
+from seifer_iac.local.cgroups import PodMemory, vm_hwm_bytes
 from seifer_iac.local.procs import proc_start_ticks, signal_group
 from seifer_iac.local.progress import Progress
 from seifer_iac.local.signals import SignalScoped, shielded, terminate_as_exception
 
 LOG_DIR = "logs"
+OOM_KILLED = "OOMKilled"
 POLL_S = 0.1
 
 
@@ -89,6 +94,9 @@ class ProcessStatus:
     restarts: int
     last_exit: int | None
     log: str
+    reason: str | None = None  # why it last ended: "OOMKilled" or "Error"
+    oom_kills: int = 0
+    message: str | None = None
 
     @property
     def phase(self) -> str:
@@ -96,6 +104,8 @@ class ProcessStatus:
             return "ready"
         if self.running:
             return "starting"
+        if self.reason == OOM_KILLED:
+            return OOM_KILLED
         return "restarting" if self.last_exit is not None else "pending"
 
 
@@ -114,6 +124,12 @@ class _Slot:
     backoff_s: float = 0.0
     restart_at: float | None = None
     history: list[int] = field(default_factory=list)
+    memory: PodMemory | None = None
+    oom_base: int = 0
+    oom_kills: int = 0
+    hwm: int = 0
+    reason: str | None = None
+    message: str | None = None
 
 
 class Supervisor(SignalScoped):
@@ -132,6 +148,9 @@ class Supervisor(SignalScoped):
         grace_s: float = 5.0,
         pipeline: str | None = None,
         netns: bool = False,
+        memory: Mapping[str, PodMemory] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        cgroups: Sequence[str] = (),
     ) -> None:
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
@@ -141,8 +160,14 @@ class Supervisor(SignalScoped):
         self.grace_s = grace_s
         self.pipeline = pipeline
         self.netns = netns
+        self.cgroups = tuple(cgroups)
+        self.on_event = on_event
+        memory = memory or {}
         self._slots = {
-            spec.name: _Slot(spec=spec, log=self.run_dir / LOG_DIR / f"{spec.name}.log") for spec in specs
+            spec.name: _Slot(
+                spec=spec, log=self.run_dir / LOG_DIR / f"{spec.name}.log", memory=memory.get(spec.name)
+            )
+            for spec in specs
         }
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -220,6 +245,10 @@ class Supervisor(SignalScoped):
         slot.started_at = time.monotonic()
         slot.ready = False
         slot.restart_at = None
+        slot.hwm = 0
+        if slot.memory is not None:
+            slot.oom_base = slot.memory.oom_kills()
+            slot.memory.reset_peak()
 
     def _signal(self, slot: _Slot, sig: int) -> None:
         if slot.popen is None:
@@ -247,8 +276,11 @@ class Supervisor(SignalScoped):
         if slot.popen is not None:
             code = slot.popen.poll()
             if code is None:
+                if slot.memory is not None:
+                    slot.hwm = max(slot.hwm, vm_hwm_bytes(slot.popen.pid) or 0)
                 return False
             signal_group(slot.popen.pid, slot.start_ticks, signal.SIGKILL)  # orphans of the dead process
+            self._explain_exit(slot, code)
             slot.last_exit = code
             slot.history.append(code)
             slot.popen = None
@@ -278,6 +310,20 @@ class Supervisor(SignalScoped):
             return True
         return False
 
+    def _explain_exit(self, slot: _Slot, code: int) -> None:
+        """OOMKilled when the pod's memory cgroup counted a kill since the start; say so once per kill."""
+        memory = slot.memory
+        if memory is not None and memory.oom_kills() > slot.oom_base:
+            slot.reason, slot.oom_kills = OOM_KILLED, slot.oom_kills + 1
+            slot.message = oom_message(slot.spec.name, memory, memory.peak_bytes(), slot.hwm)
+            with slot.log.open("ab") as log:
+                log.write(f"=== {slot.message}\n".encode())
+            if self.on_event is not None:
+                self.on_event(slot.message)
+        else:
+            slot.reason = "Error" if code != 0 else "Completed"
+            slot.message = None
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the named process's group (fault injection: it will be restarted like a pod)."""
         with self._lock:
@@ -299,6 +345,9 @@ class Supervisor(SignalScoped):
                     restarts=slot.restarts,
                     last_exit=slot.last_exit,
                     log=str(slot.log),
+                    reason=slot.reason,
+                    oom_kills=slot.oom_kills,
+                    message=slot.message,
                 )
                 for name, slot in self._slots.items()
             )
@@ -355,6 +404,7 @@ class Supervisor(SignalScoped):
             "version": 1,
             "pipeline": self.pipeline,
             "netns": self.netns,
+            "cgroups": list(self.cgroups),
             "run_dir": str(self.run_dir.resolve()),
             "supervisor": {"pid": os.getpid(), "start_ticks": proc_start_ticks(os.getpid())},
             "grace_s": self.grace_s,
@@ -363,6 +413,8 @@ class Supervisor(SignalScoped):
                     "pid": slot.popen.pid if slot.popen is not None else None,
                     "start_ticks": slot.start_ticks,
                     "restarts": slot.restarts,
+                    "last_reason": slot.reason,
+                    "oom_kills": slot.oom_kills,
                     "argv": list(slot.spec.command),
                     "log": str(slot.log),
                 }
@@ -370,6 +422,22 @@ class Supervisor(SignalScoped):
             },
         }
         runstate.write_state(self.run_dir, state)
+
+
+def _mib(num_bytes: int) -> str:
+    return f"{num_bytes / 2**20:.0f} MiB"
+
+
+def oom_message(name: str, memory: PodMemory, peak: int | None, hwm: int) -> str:
+    """One line a user can act on: which pod, on which node, its limit, and the peak measured."""
+    limit = "no limit" if memory.limit_bytes is None else f"memory limit {_mib(memory.limit_bytes)}"
+    measured = [f"cgroup peak {_mib(peak)}"] if peak else []
+    measured += [f"process resident peak {_mib(hwm)}"] if hwm else []
+    return (
+        f"{OOM_KILLED}: {name} on node {memory.node} went over its {limit} "
+        f"({', '.join(measured) or 'peak not measured'}); restarting with backoff. Raise the stage's memory "
+        "in the plan (runtime.memoryOverhead) or give the node more memory"
+    )
 
 
 def _http_ok(url: str) -> bool:

@@ -1,7 +1,8 @@
 """`seifer down --local`: stop a local run started by another process and leave nothing behind.
 
-The run directory's state file says which supervisor, which processes and whether namespaces were made;
-processes go first (a namespace with a live process in it outlives `ip netns delete`), then namespaces.
+The run directory's state file says which supervisor, which processes, whether namespaces were made and
+which cgroups; processes go first (a namespace with a live process in it outlives `ip netns delete`, a
+cgroup with one cannot be removed), then cgroups and namespaces.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from seifer_iac.local import netns, runstate
+from seifer_iac.local import cgroups, netns, runstate
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class TeardownReport:
     recorded: bool
     signalled: tuple[str, ...]
     namespaces_removed: tuple[str, ...]
+    cgroups_removed: tuple[str, ...] = ()
 
 
 def default_run_dir(pipeline: str) -> Path:
@@ -41,6 +43,9 @@ def down(
     signalled = runstate.stop_recorded(run_dir, grace_s=grace_s) if state is not None else []
     name = pipeline or (state or {}).get("pipeline")
     removed: list[str] = []
+    groups: list[str] = []
+    if os.geteuid() == 0:
+        groups = cgroups.sweep_recorded((state or {}).get("cgroups", [])) + cgroups.sweep_stale(pipeline=name)
     if name and ((state or {}).get("netns") or pipeline) and os.geteuid() == 0:
         removed = netns.cleanup_stale(name)
     return TeardownReport(
@@ -48,4 +53,5 @@ def down(
         recorded=state is not None,
         signalled=tuple(signalled),
         namespaces_removed=tuple(removed),
+        cgroups_removed=tuple(groups),
     )

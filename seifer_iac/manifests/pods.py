@@ -17,19 +17,31 @@ from typing import Any
 
 from seifer_iac.manifests.naming import RUNTIME_USER, memory_quantity
 
-FAILOVER_SECONDS = 5
+# Evict a stage as soon as the node controller taints its node unreachable / not-ready: the controller's
+# node-monitor-grace-period (40 s; 50 s from Kubernetes 1.32) already debounces blips, so waiting longer
+# only lengthens the outage (docs/deployment.md, "Failover timeline").
+FAILOVER_SECONDS = 0
+# Probe every second: a replacement is ready (and a hung stage unready) within a second or two of the fact.
+PROBE_PERIOD_SECONDS = 1
+STARTUP_BUDGET_SECONDS = 300  # loading weights on a slow board may take minutes; liveness waits for it
 CPU_REQUEST = "250m"
 TMP_SIZE = "64Mi"
 
 
-def node_affinity(planned: str, allowed: Sequence[str]) -> dict[str, Any]:
-    """Must run on one of `allowed` (the planned node first, then its backups); prefer the planned one."""
+def node_affinity(planned: str, allowed: Sequence[str], architectures: Sequence[str]) -> dict[str, Any]:
+    """Must run on one of `allowed` (the planned node first, then its backups) whose kubernetes.io/arch the
+    image is built for (a node the spec mislabels never gets a pod it cannot run); prefer the planned one."""
     names = list(dict.fromkeys([planned, *allowed]))
     return {
         "nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {
                 "nodeSelectorTerms": [
-                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": names}]}
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": list(architectures)}
+                        ],
+                        "matchFields": [{"key": "metadata.name", "operator": "In", "values": names}],
+                    }
                 ]
             },
             "preferredDuringSchedulingIgnoredDuringExecution": [
@@ -85,21 +97,23 @@ def resources(memory_bytes: int) -> dict[str, Any]:
 
 
 def probes(port_name: str) -> dict[str, Any]:
-    """Startup allows minutes for loading weights on a slow board; liveness then restarts a hung process;
-    readiness keeps traffic away until the partition is loaded and verified."""
+    """Startup allows minutes for loading weights on a slow board, checked every second so a replacement
+    counts as started the moment it is; liveness then restarts a hung process; readiness keeps traffic
+    away until the partition is loaded and verified."""
 
-    def probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    def probe(path: str, period: int, failures: int, timeout: int = 1) -> dict[str, Any]:
         return {
             "httpGet": {"path": path, "port": port_name},
             "periodSeconds": period,
-            "timeoutSeconds": 2,
+            "timeoutSeconds": timeout,
             "failureThreshold": failures,
         }
 
+    startup_checks = STARTUP_BUDGET_SECONDS // PROBE_PERIOD_SECONDS
     return {
-        "startupProbe": probe("/v2/health/live", 5, 60),
-        "livenessProbe": probe("/v2/health/live", 10, 3),
-        "readinessProbe": probe("/v2/health/ready", 2, 2),
+        "startupProbe": probe("/v2/health/live", PROBE_PERIOD_SECONDS, startup_checks),
+        "livenessProbe": probe("/v2/health/live", 10, 3, timeout=2),
+        "readinessProbe": probe("/v2/health/ready", PROBE_PERIOD_SECONDS, 2),
     }
 
 

@@ -1,7 +1,8 @@
 """`render_manifests`: the one source of truth for what runs, whether Pulumi, `seifer render` or the local
 runner consumes it.
 
-Order is fixed (Namespace, weight ConfigMaps, config ConfigMaps, Services, NetworkPolicies, Deployments:
+Order is fixed (Namespace, weight ConfigMaps, config ConfigMaps, Services, NetworkPolicies, Deployments,
+PodDisruptionBudgets:
 what `kubectl apply -f` needs first comes first) and every dict is built in a fixed key order, so the same
 inputs always give the same list, and a second `pulumi preview` shows no change.
 """
@@ -20,7 +21,11 @@ from seifer_iac.spec.model import Spec
 
 
 def namespace_object(spec: Spec) -> dict[str, Any]:
+    """The pipeline's namespace admits only pods of the `restricted` Pod Security Standard (ours are)."""
     labels = {k: v for k, v in object_labels(spec, "namespace").items() if k != "app.kubernetes.io/name"}
+    labels.update(
+        {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+    )
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spec.namespace, "labels": labels}}
 
 
@@ -56,7 +61,11 @@ def render_manifests(
     objects += storage.weight_configmaps(ns, versioned_labels(spec, "weights"), artifacts)
     objects += [dispatcher_config, *stage_configs]
     objects += [network.dispatcher_service(spec), *(network.stage_service(spec, s) for s in plan.stages)]
-    objects += [network.dispatcher_policy(spec, plan), *(network.stage_policy(spec, s) for s in plan.stages)]
+    objects += [
+        network.default_deny_policy(spec),
+        network.dispatcher_policy(spec, plan),
+        *(network.stage_policy(spec, s, len(plan.stages)) for s in plan.stages),
+    ]
     objects.append(
         workloads.dispatcher_deployment(spec, plan, profile, dispatcher_config["metadata"]["name"])
     )
@@ -64,4 +73,6 @@ def render_manifests(
         workloads.stage_deployment(spec, plan, stage, artifact, config["metadata"]["name"])
         for stage, artifact, config in zip(plan.stages, artifacts, stage_configs, strict=True)
     ]
+    objects.append(workloads.disruption_budget(spec, "dispatcher"))
+    objects += [workloads.disruption_budget(spec, "stage", stage.index) for stage in plan.stages]
     return objects

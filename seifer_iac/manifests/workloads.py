@@ -20,6 +20,7 @@ from seifer_iac.manifests.naming import (
     data_port,
     dispatcher_name,
     http_port,
+    memory_quantity,
     object_labels,
     selector_labels,
     stage_name,
@@ -120,8 +121,11 @@ def stage_deployment(
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
         f"{ANNOTATION_PREFIX}weights-sha256": artifact.sha256,
         f"{ANNOTATION_PREFIX}blocks": f"{stage.first_block}-{stage.last_block}",
+        f"{ANNOTATION_PREFIX}planned-memory": memory_quantity(stage.memory_bytes),
     }
-    pod = pods.pod_spec(container, volumes, pods.node_affinity(stage.node, stage.backups))
+    pod = pods.pod_spec(
+        container, volumes, pods.node_affinity(stage.node, stage.backups, spec.runtime.architectures)
+    )
     return _deployment(spec, stage_name(spec, stage.index), "stage", stage.index, annotations, pod)
 
 
@@ -148,7 +152,29 @@ def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: 
     annotations = {
         f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
         f"{ANNOTATION_PREFIX}model-version": spec.model.version,
+        f"{ANNOTATION_PREFIX}planned-memory": memory_quantity(memory),
     }
     node = spec.dispatcher.node
-    pod = pods.pod_spec(container, volumes, pods.node_affinity(node, [node]))
+    pod = pods.pod_spec(container, volumes, pods.node_affinity(node, [node], spec.runtime.architectures))
     return _deployment(spec, dispatcher_name(spec), "dispatcher", None, annotations, pod)
+
+
+def disruption_budget(spec: Spec, component: str, index: int | None = None) -> dict[str, Any]:
+    """No voluntary eviction (a drain) of a healthy stage or dispatcher: with one replica it is an outage,
+    and a stage should move by a plan (`seifer plan --without NODE`, then `pulumi up`), which keeps the
+    lock true. An unhealthy pod may still be evicted, so a broken stage never blocks a drain."""
+    name = stage_name(spec, index) if index is not None else dispatcher_name(spec)
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {
+            "name": name,
+            "namespace": spec.namespace,
+            "labels": object_labels(spec, component, index),
+        },
+        "spec": {
+            "maxUnavailable": 0,
+            "selector": {"matchLabels": selector_labels(spec, component, index)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }

@@ -10,15 +10,16 @@ file's bytes. Every cached profile is also stored under its model hash (`by-hash
 from __future__ import annotations
 
 import hashlib
-import json
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
 from seifer_iac.model.errors import ModelError
-from seifer_iac.profile import Profile, load_profile, profile_from_dict
+from seifer_iac.profile import Profile, ProfileError, load_profile, profile_from_dict
+from seifer_iac.spec.documents import DocumentError, check_regular_file, read_json
 from seifer_iac.spec.model import ModelSource
 
 Progress = Callable[[str], None]
@@ -26,6 +27,9 @@ Progress = Callable[[str], None]
 # Bump when the profiler's figures change meaning (FLOP conventions, block rules): old cache entries then
 # simply stop matching.
 PROFILER_REVISION = 1
+MAX_MODEL_FILE_BYTES = 16 * 2**30
+MAX_MODEL_UNPACKED_BYTES = 8 * 2**30
+MAX_ARCHIVE_MEMBERS = 10_000
 
 
 def cache_dir() -> Path:
@@ -35,9 +39,11 @@ def cache_dir() -> Path:
 
 
 def _read(path: Path) -> Profile | None:
+    if not path.exists():
+        return None
     try:
-        return profile_from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
+        return profile_from_dict(read_json(path, "a cached profile"), source=str(path))
+    except ValueError:  # a damaged entry (DocumentError, ProfileError) is recomputed
         return None
 
 
@@ -99,9 +105,15 @@ def profile_file(path: str | Path, progress: Progress = lambda _: None) -> Profi
     from seifer_iac.model.load import read_model_file
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelError(f"model file {str(path)!r} does not exist")
-    key = f"file-{hashlib.sha256(path.read_bytes()).hexdigest()}-r{PROFILER_REVISION}"
+    try:  # a named pipe would block the hash forever, a device never end
+        check_regular_file(path, "a Keras model file (.keras)", MAX_MODEL_FILE_BYTES)
+        key = f"file-{_file_sha256(path)}-r{PROFILER_REVISION}"
+    except (DocumentError, OSError) as error:
+        raise ModelError(f"model file {error}") from None
+    if path.suffix == ".keras":
+        check_keras_archive(path)
     cached = _read(cache_dir() / f"{key}.json")
     if cached is not None:
         return cached
@@ -111,21 +123,69 @@ def profile_file(path: str | Path, progress: Progress = lambda _: None) -> Profi
     return profile
 
 
+def check_keras_archive(path: Path) -> None:
+    """A `.keras` file is a zip archive: refuse anything else, and an archive that would unpack to more
+    than MAX_MODEL_UNPACKED_BYTES (a zip bomb), before Keras opens it."""
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"model file {path}: not a Keras .keras file (those are zip archives); save one with model.save()"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ModelError(f"model file {path}: a damaged zip archive ({error})") from None
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_MODEL_UNPACKED_BYTES or len(members) > MAX_ARCHIVE_MEMBERS:
+        raise ModelError(
+            f"model file {path}: unpacks to {unpacked:,} bytes in {len(members):,} files; at most "
+            f"{MAX_MODEL_UNPACKED_BYTES:,} bytes in {MAX_ARCHIVE_MEMBERS:,} files"
+        )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_profile_file(path: str | Path) -> Profile:
+    """A profile JSON file; ModelError naming the file (and the field) when it is missing or not a profile."""
+    if not Path(path).exists():
+        raise ModelError(f"profile file {str(path)!r} does not exist")
     try:
         return load_profile(path)
-    except FileNotFoundError as error:
-        raise ModelError(f"profile file {str(path)!r} does not exist") from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelError(f"profile file {str(path)!r} is not a valid profile: {error}") from error
+    except ProfileError as error:
+        raise ModelError(
+            f"profile file {error.source} is not a valid profile: " + str(error)[len(error.source) + 2 :]
+        ) from None
+    except DocumentError as error:
+        raise ModelError(f"profile file {error}") from None
+
+
+def check_input_shape(source: ModelSource, profile: Profile) -> None:
+    """model.inputShape (without the batch axis) must be the profile's input shape: a spec that says one
+    shape and a profile or model file of another would plan for one tensor and run another."""
+    if source.input_shape is None or tuple(profile.input_shape[1:]) == tuple(source.input_shape):
+        return
+    origin = f"the profile {source.profile}" if source.profile else f"the model file {source.file}"
+    raise ModelError(
+        f"model.inputShape: {list(source.input_shape)} disagrees with {origin}, whose input is "
+        f"{list(profile.input_shape[1:])} (without the batch axis); fix model.inputShape or remove it"
+    )
 
 
 def profile_for_source(source: ModelSource, progress: Progress = lambda _: None) -> Profile:
     """The profile of a spec's model: an application name, a `.keras` file, or a profile JSON file."""
     if source.profile:
-        return read_profile_file(source.profile)
-    if source.file:
-        return profile_file(source.file, progress)
-    if source.application:
+        profile = read_profile_file(source.profile)
+    elif source.file:
+        profile = profile_file(source.file, progress)
+    elif source.application:
         return profile_application(source.application, source.input_shape, source.seed, progress)
-    raise ModelError("model source names no application, file or profile")
+    else:
+        raise ModelError("model source names no application, file or profile")
+    check_input_shape(source, profile)
+    return profile

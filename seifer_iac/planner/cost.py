@@ -20,6 +20,22 @@ from seifer_iac.planner.memory import RAW, MemoryModel, stage_model
 from seifer_iac.spec.model import Codec, Spec
 
 OBJECTIVES = ("full", "communication")
+MEDIA = ("switched", "shared")
+
+
+@dataclass(frozen=True)
+class HopCosts:
+    """What a stage's process spends per request besides its layers: a fixed cost per hop (receive, relay,
+    send) plus decoding its input and encoding its output, per raw (decoded) byte. Measured with the
+    runtime's real frames and codecs by `seifer bench hops` (see seifer_iac/planner/hop_costs.py)."""
+
+    fixed_s: float = 0.0
+    decode_s_per_byte: float = 0.0
+    encode_s_per_byte: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.fixed_s, self.decode_s_per_byte, self.encode_s_per_byte) < 0:
+            raise ValueError("hop costs must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,9 @@ class CostModel:
     `dispatcher_links` False drops the dispatcher's input and output links from the objective (only the
     paper benchmark uses it, to resemble the research's figures). `memory` is the measured model of the
     stage process (a spec's backend and precision); the default, RAW, counts bytes as the research did.
+    `hops` prices each stage's per-request relay and codec work (zero: the research's model). `medium`
+    "switched": every link carries its own traffic, the link term is the slowest transfer; "shared" (one
+    Wi-Fi channel): all transfers share the airtime, the link term is the SUM of the chain's transfer times.
     """
 
     codec: Codec = field(default_factory=Codec)
@@ -37,21 +56,29 @@ class CostModel:
     memory_overhead_bytes: int = 0
     objective: str = "full"
     dispatcher_links: bool = True
+    hops: HopCosts = field(default_factory=HopCosts)
+    medium: str = "switched"
     memory: MemoryModel = RAW
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.medium not in MEDIA:
+            raise ValueError(f"medium must be one of {MEDIA}, not {self.medium!r}")
         if self.queue_depth < 0:
             raise ValueError("queue_depth must be >= 0")
 
     @classmethod
     def from_spec(cls, spec: Spec) -> CostModel:
+        from seifer_iac.planner.hop_costs import measured_hop_costs
+
         return cls(
             codec=spec.runtime.codec,
             queue_depth=spec.runtime.queue_depth,
             memory_overhead_bytes=spec.runtime.memory_overhead_bytes,
             objective=spec.planner.objective,
+            hops=measured_hop_costs(spec.runtime.codec),
+            medium=spec.cluster.medium,
             memory=stage_model(spec.runtime.backend, spec.runtime.precision),
         )
 
@@ -83,6 +110,22 @@ def compute_cost_s(cost: CostModel, flops: int, flops_per_s: float) -> float:
     if cost.objective == "communication":
         return 0.0
     return compute_seconds(flops, flops_per_s)
+
+
+def hop_work_s(cost: CostModel, in_raw_bytes: int, out_raw_bytes: int) -> float:
+    """A stage's relay and codec time per request (decode its input, encode its output): zero for the
+    "communication" objective. The search adds it to compute in this same order (bit-identical)."""
+    if cost.objective == "communication":
+        return 0.0
+    hops = cost.hops
+    return (hops.fixed_s + hops.decode_s_per_byte * in_raw_bytes) + hops.encode_s_per_byte * out_raw_bytes
+
+
+def stage_cost_s(
+    cost: CostModel, flops: int, flops_per_s: float, in_raw_bytes: int, out_raw_bytes: int
+) -> float:
+    """Everything the objective counts for one stage: compute plus relay and codec work."""
+    return compute_cost_s(cost, flops, flops_per_s) + hop_work_s(cost, in_raw_bytes, out_raw_bytes)
 
 
 def link_seconds(

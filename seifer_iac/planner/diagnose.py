@@ -13,8 +13,36 @@ from seifer_iac.planner.relax import min_stages_to_go
 
 
 def _largest(problem: Problem) -> tuple[str, int]:
-    host = max(problem.hosts, key=lambda h: (h.usable_memory_bytes, h.name))
-    return host.name, host.usable_memory_bytes
+    host = max(problem.hosts, key=lambda h: (problem.capacity(h), h.name))
+    return host.name, problem.capacity(host)
+
+
+def _no_hosts(problem: Problem) -> str:
+    foreign = sorted(n.name for n in problem.cluster.nodes if n.schedulable and not problem.runs_on(n))
+    if foreign:
+        archs = ", ".join(problem.architectures or ())
+        return (
+            f"no schedulable node has an architecture the image is built for ({archs}; not"
+            f" {', '.join(foreign)}): add linux/<arch> to runtime.platforms (and build the image for it)"
+            " or add nodes"
+        )
+    return "the cluster has no schedulable node: mark at least one node schedulable or add one"
+
+
+def _over_weight_budget(problem: Problem) -> str | None:
+    """A block whose weights alone exceed weights.maxTotal: no partition can deliver it."""
+    budget = problem.weight_budget_bytes
+    if budget is None:
+        return None
+    for block in problem.profile.blocks:
+        weights = problem.weight_bytes(block.param_bytes)
+        if weights > budget:
+            need = math.ceil(weights / 2**20)
+            return (
+                f"block {block.name} alone has {mib(weights)} of weights but weights.maxTotal"
+                f" allows {mib(budget)} per stage: raise weights.maxTotal to >= {need}Mi"
+            )
+    return None
 
 
 def least_memory_holding(memory: np.ndarray) -> np.ndarray:
@@ -28,7 +56,10 @@ def least_memory_holding(memory: np.ndarray) -> np.ndarray:
 def before_search(problem: Problem, inst: Instance) -> str | None:
     """Problems visible without searching: no hosts, a block too big, too few hosts or stages."""
     if not problem.hosts:
-        return "the cluster has no schedulable node: mark at least one node schedulable or add one"
+        return _no_hosts(problem)
+    over = _over_weight_budget(problem)
+    if over:
+        return over
     blocks = problem.profile.blocks
     name, cap = _largest(problem)
     least = least_memory_holding(inst.memory)
@@ -41,15 +72,17 @@ def before_search(problem: Problem, inst: Instance) -> str | None:
         )
     need_stages = int(min_stages_to_go(inst)[0])
     hosts = len(problem.hosts)
+    limits = "node memory" + (" and weights.maxTotal" if problem.weight_budget_bytes is not None else "")
     if need_stages > hosts:
         total = int(inst.memory[0, -1])
         return (
-            f"the model ({mib(total)} as one stage) needs at least {need_stages} stages even on nodes as"
-            f" large as {name} ({mib(cap)}), but only {hosts} nodes are schedulable: add nodes or memory"
+            f"the model ({mib(total)} as one stage) needs at least {need_stages} stages to fit {limits}"
+            f" even on nodes as large as {name} ({mib(cap)}), but only {hosts} nodes are schedulable:"
+            " add nodes or memory, or raise weights.maxTotal"
         )
     if need_stages > problem.max_stages:
         return (
-            f"the model needs at least {need_stages} stages to fit node memory but planner.maxStages is"
+            f"the model needs at least {need_stages} stages to fit {limits} but planner.maxStages is"
             f" {problem.max_stages}: raise it to >= {need_stages} or add memory"
         )
     return None

@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from seifer_iac.planner.cost import compute_cost_s, compute_seconds, link_seconds, stage_memory_bytes
+from seifer_iac.planner.cost import (
+    compute_seconds,
+    hop_work_s,
+    link_seconds,
+    stage_cost_s,
+    stage_memory_bytes,
+)
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.planner.problem import Placement, Problem
 
@@ -57,6 +63,21 @@ def _link(problem: Problem, boundary: int, source: str, target: str, dispatcher_
     )
 
 
+def _why_not_host(problem: Problem, node: str) -> str:
+    if node not in problem.cluster.node_names:
+        return "not in the cluster"
+    found = problem.cluster.node(node)
+    if not problem.runs_on(found):
+        return f"{found.arch}, which the image is not built for (runtime.platforms)"
+    return "not schedulable"
+
+
+def stage_weight_bytes(problem: Problem, first: int, last: int) -> int:
+    """The weight bytes a stage carries as ConfigMaps at the runtime's precision (what weights.maxTotal
+    limits)."""
+    return problem.weight_bytes(sum(b.param_bytes for b in problem.profile.blocks[first : last + 1]))
+
+
 def structure_problems(problem: Problem, placement: Placement) -> list[str]:
     """Why the placement's shape is not allowed (empty, gaps, repeats, unknown or unschedulable nodes)."""
     p = len(problem.profile.blocks)
@@ -76,8 +97,7 @@ def structure_problems(problem: Problem, placement: Placement) -> list[str]:
         if names.count(node) > 1:
             out.append(f"node {node} runs {names.count(node)} stages")
         if node not in hosts:
-            known = node in problem.cluster.node_names
-            out.append(f"node {node} is {'not schedulable' if known else 'not in the cluster'}")
+            out.append(f"node {node} is {_why_not_host(problem, node)}")
     if len(placement) > problem.max_stages:
         out.append(f"{len(placement)} stages exceed the limit of {problem.max_stages}")
     return out
@@ -97,23 +117,47 @@ def assess(problem: Problem, placement: Placement) -> Assessment:
         label = f"link {prev} -> {node}" + (" (input)" if i == 1 else "")
         items.append((link, label))
         flops = sum(b.flops for b in problem.profile.blocks[first : last + 1])
-        items.append((compute_cost_s(problem.cost, flops, host.flops_per_s), f"stage {i} compute on {node}"))
-        need = stage_memory(problem, first, last)
-        if need > host.usable_memory_bytes:
+        in_raw, out_raw = _tensor_bytes(problem, first), _tensor_bytes(problem, last + 1)
+        stage_s = stage_cost_s(problem.cost, flops, host.flops_per_s, in_raw, out_raw)
+        items.append((stage_s, f"stage {i} compute on {node}"))
+        need, room = stage_memory(problem, first, last), problem.capacity(host)
+        if need > room:
+            beside = " beside the dispatcher" if node == d else ""
+            problems.append(f"stage {i} needs {need} bytes, node {node} has {room} usable{beside}")
+        weights = stage_weight_bytes(problem, first, last)
+        if problem.weight_budget_bytes is not None and weights > problem.weight_budget_bytes:
             problems.append(
-                f"stage {i} needs {need} bytes, node {node} has {host.usable_memory_bytes} usable"
+                f"stage {i} carries {weights} bytes of weights, weights.maxTotal allows"
+                f" {problem.weight_budget_bytes}"
             )
         prev = node
     items.append((_link(problem, len(problem.profile.blocks), prev, d, True), f"link {prev} -> {d} (output)"))
     for value, label in items:
         if math.isinf(value) and label.startswith("link"):
             problems.append(f"no {label} (bandwidth 0)")
-    bottleneck, label = max(items, key=lambda item: item[0])  # first of equals: earliest in the chain
+    if problem.cost.medium == "shared":
+        bottleneck, label = shared_bottleneck(items)
+    else:
+        bottleneck, label = max(items, key=lambda item: item[0])  # first of equals: earliest in the chain
     latency = 0.0
     for k in range(0, len(items) - 1, 2):  # same order as the search: in + stage, hop + stage, ..., out
         latency = latency + (items[k][0] + items[k + 1][0])
     latency = latency + items[-1][0]
     return Assessment(bottleneck, label, latency, tuple(problems))
+
+
+def shared_bottleneck(items: list[tuple[float, str]]) -> tuple[float, str]:
+    """On a shared medium the links take turns: their term is the sum of the chain's transfer times (in
+    chain order, as the search adds them), set against each stage's own time."""
+    links = [value for value, label in items if label.startswith("link")]
+    airtime = 0.0
+    for value in links:
+        airtime = airtime + value
+    stages = [item for item in items if not item[1].startswith("link")]
+    slowest = max(stages, key=lambda item: item[0])
+    if airtime >= slowest[0]:
+        return airtime, f"shared medium: {len(links)} transfers"
+    return slowest
 
 
 def build_plan(
@@ -124,6 +168,7 @@ def build_plan(
     algorithm: str,
     proven_optimal: bool,
     backups: tuple[tuple[str, ...], ...] | None = None,
+    budget_exhausted: bool = False,
 ) -> Plan:
     """The Plan value of a feasible placement."""
     verdict = assess(problem, placement)
@@ -148,10 +193,13 @@ def build_plan(
                 node=node,
                 backups=backups[i - 1] if backups else (),
                 memory_bytes=stage_memory(problem, first, last),
-                memory_available_bytes=host.usable_memory_bytes,
+                memory_available_bytes=problem.capacity(host),
                 param_bytes=sum(b.param_bytes for b in span),
                 flops=flops,
                 compute_s=compute_seconds(flops, host.flops_per_s),
+                overhead_s=hop_work_s(
+                    problem.cost, _tensor_bytes(problem, first), _tensor_bytes(problem, last + 1)
+                ),
                 bytes_in=problem.cost.codec.wire_bytes(
                     _tensor_bytes(problem, first), _tensor_shape(problem, first)
                 ),
@@ -175,4 +223,7 @@ def build_plan(
         lower_bound_s=min(lower_bound_s, verdict.bottleneck_s),
         algorithm=algorithm,
         proven_optimal=proven_optimal,
+        budget_exhausted=budget_exhausted,
+        image=problem.image,
+        dispatcher_memory_bytes=problem.dispatcher_bytes,
     )

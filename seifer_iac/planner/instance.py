@@ -22,7 +22,8 @@ class Instance:
 
     Boundary b is the tensor between block b-1 and block b (0 = the model input, P = its output).
     `stage_s[w, i, j]`: objective time of blocks i..j on host w, inf when it does not fit (or j < i).
-    `hop_s[b, u, w]`: time to send tensor b from host u to host w (inf without a link or when u == w).
+    `hop_s[b, u, w]`: time to send tensor b from host u to host w (inf without a link or when u == w),
+    computed on demand from the bandwidth table (a HopTable), so memory stays linear in the links.
     `in_s[w]` / `out_s[w]`: dispatcher -> w with the input, w -> dispatcher with the output.
     """
 
@@ -30,7 +31,7 @@ class Instance:
     n_blocks: int
     max_stages: int
     stage_s: np.ndarray
-    hop_s: np.ndarray
+    hop_s: HopTable
     in_s: np.ndarray
     out_s: np.ndarray
     memory: np.ndarray  # bytes a stage of blocks i..j needs (upper triangle)
@@ -39,6 +40,7 @@ class Instance:
     speeds: np.ndarray  # FLOP/s per host
     hop_bytes: np.ndarray  # wire bytes of tensor b, b = 0..P
     counts_compute: bool  # the objective includes compute time
+    shared: bool = False  # one shared medium: the link term is the sum of the chain's transfers
 
     @property
     def n_hosts(self) -> int:
@@ -58,8 +60,51 @@ class Instance:
             return np.where(a <= threshold, a, INF)
 
         return replace(
-            self, stage_s=cap(self.stage_s), hop_s=cap(self.hop_s), in_s=cap(self.in_s), out_s=cap(self.out_s)
+            self,
+            stage_s=cap(self.stage_s),
+            hop_s=self.hop_s.capped(threshold),
+            in_s=cap(self.in_s),
+            out_s=cap(self.out_s),
         )
+
+
+@dataclass(frozen=True, eq=False)
+class HopTable:
+    """hop_s[b, u, w] = wire bits of tensor b / bandwidth u -> w (inf on the diagonal, without a link, or
+    above `cap`), computed per boundary when asked: (P + 1) x n^2 floats would not fit for thousands of
+    nodes. Indexing: [b] -> (n, n), [b, u] -> (n,), [b, u, w] -> float; the same IEEE division as
+    cost.link_seconds, so values are bit-identical."""
+
+    wire_bits: np.ndarray  # (P + 1,): wire bytes * 8
+    bandwidth: np.ndarray  # (n, n) bits per second; the diagonal is never used
+    cap: float = INF
+
+    def _finish(self, values: np.ndarray | float) -> np.ndarray:
+        return np.where(values <= self.cap, values, INF) if self.cap < INF else np.asarray(values)
+
+    def __getitem__(self, key: int | tuple[int, ...]) -> np.ndarray:
+        b, *rest = key if isinstance(key, tuple) else (key,)
+        n = self.bandwidth.shape[0]
+        with np.errstate(divide="ignore"):
+            if not rest:
+                out = self.wire_bits[b] / self.bandwidth
+                out[np.arange(n), np.arange(n)] = INF
+                return self._finish(out)
+            u = rest[0]
+            if len(rest) == 1:
+                out = self.wire_bits[b] / self.bandwidth[u]
+                out[u] = INF
+                return self._finish(out)
+            w = rest[1]
+            value = INF if u == w else self.wire_bits[b] / self.bandwidth[u, w]
+            return self._finish(np.float64(value))
+
+    def capped(self, threshold: float) -> HopTable:
+        return replace(self, cap=min(self.cap, threshold))
+
+    def dense(self) -> np.ndarray:
+        """The whole (P + 1, n, n) table (tests and small instances only)."""
+        return np.stack([self[b] for b in range(len(self.wire_bits))])
 
 
 def raw_tensor_bytes(problem: Problem) -> list[int]:
@@ -99,28 +144,36 @@ def build_instance(problem: Problem) -> Instance:
     n, p = len(hosts), len(problem.profile.blocks)
     cost, cluster = problem.cost, problem.cluster
     memory = stage_memory_table(problem)
-    caps = np.array([h.usable_memory_bytes for h in hosts], dtype=np.int64)
+    caps = np.array([problem.capacity(h) for h in hosts], dtype=np.int64)
     flops = np.concatenate([[0], np.cumsum([b.flops for b in problem.profile.blocks], dtype=np.int64)])
     span = (flops[None, 1:] - flops[:-1, None]).astype(np.float64)  # span[i, j] = flops of blocks i..j
     params = np.concatenate([[0], np.cumsum([b.param_bytes for b in problem.profile.blocks], dtype=np.int64)])
     upper = np.triu(np.ones((p, p), dtype=bool))
     speeds = np.array([h.flops_per_s for h in hosts], dtype=np.float64)
+    raw = raw_tensor_bytes(problem)
     if cost.objective == "communication":
         compute = np.zeros((n, p, p))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             compute = span[None] / speeds[:, None, None]
         compute = np.where(span[None] == 0, 0.0, np.where(speeds[:, None, None] > 0, compute, INF))
+        # relay and codec work, in the order of cost.hop_work_s: (fixed + decode * in) + encode * out
+        raw_f = np.array(raw, dtype=np.float64)
+        hops = cost.hops
+        work = (hops.fixed_s + hops.decode_s_per_byte * raw_f[:-1])[:, None] + (
+            hops.encode_s_per_byte * raw_f[1:]
+        )
+        compute = compute + work[None]
     fits = (memory[None] <= caps[:, None, None]) & upper[None]
+    if problem.weight_budget_bytes is not None:  # weights.maxTotal: a stage's weights as ConfigMaps
+        weights = np.floor((params[None, 1:] - params[:-1, None]) * problem.weight_fraction)
+        fits &= (weights <= problem.weight_budget_bytes)[None]
     stage_s = np.where(fits, compute, INF)
 
-    raw = raw_tensor_bytes(problem)
     shapes = tensor_shapes(problem)
     wire = np.array([cost.codec.wire_bytes(r, s) for r, s in zip(raw, shapes, strict=True)], dtype=np.float64)
     bandwidth = np.array([[cluster.bandwidth(a, b) for b in names] for a in names], dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        hop_s = (wire[:, None, None] * 8.0) / bandwidth[None]
-    hop_s[:, np.arange(n), np.arange(n)] = INF
+    hop_s = HopTable(wire * 8.0, bandwidth)
     d = problem.dispatcher_node
     if cost.dispatcher_links:
         in_s = np.array([link_seconds(cost, raw[0], cluster.bandwidth(d, w), shapes[0]) for w in names])
@@ -141,4 +194,5 @@ def build_instance(problem: Problem) -> Instance:
         speeds=speeds,
         hop_bytes=wire,
         counts_compute=cost.objective != "communication",
+        shared=cost.medium == "shared",
     )

@@ -1,17 +1,18 @@
 """The optimiser: the placement with the least bottleneck (then latency, fewer stages, node names).
 
-The bottleneck is proven optimal whenever the search finishes: always with up to EXACT_HOSTS schedulable
-nodes (no limit), and on larger clusters when it finishes within the work of PlannerOptions.time_budget_s
-(counted in visited states, so the result does not depend on the machine); otherwise the best plan found,
-never worse than the greedy and two-phase heuristics, plus the relaxation's lower bound, so Plan.gap says
-how far from optimal it can be. The latency tie-break is always limited by the budget (see search.solve).
+The bottleneck is proven optimal whenever the search finishes within the work of
+PlannerOptions.time_budget_s (counted steps, calibrated to about that many seconds on the reference
+machine: seifer_iac/planner/budget.py), at every cluster size; otherwise the plan is the best found, never
+worse than the greedy heuristic, with the proven lower bound, so Plan.gap says how far from optimal it can
+be and Plan.budget_exhausted says the budget ran out. The latency tie-break is always limited by the budget
+(see search.solve).
 """
 
 from __future__ import annotations
 
 from seifer_iac.planner import diagnose
 from seifer_iac.planner.backups import backups_for
-from seifer_iac.planner.baselines import greedy, two_phase
+from seifer_iac.planner.baselines import greedy
 from seifer_iac.planner.errors import PlanningError
 from seifer_iac.planner.evaluate import build_plan
 from seifer_iac.planner.instance import Instance, build_instance
@@ -19,14 +20,11 @@ from seifer_iac.planner.plan import Plan
 from seifer_iac.planner.problem import Problem
 from seifer_iac.planner.search import Path, SearchResult, solve
 
-EXACT_HOSTS = 12
-HEURISTIC_SHARE = 0.1  # of the time budget, for the two-phase starting plan on hard instances
 
-
-def heuristic_paths(problem: Problem, inst: Instance, budget_s: float) -> list[Path]:
-    """Greedy and two-phase placements as search paths: starting points for hard instances."""
+def heuristic_paths(problem: Problem, inst: Instance) -> list[Path]:
+    """The greedy placement as a search path: the first upper bound."""
     index = {name: i for i, name in enumerate(inst.names)}
-    found = [greedy(problem, inst), two_phase(problem, inst, budget_s * HEURISTIC_SHARE, exact=False)]
+    found = [greedy(problem, inst)]
     return [tuple((a, b, index[node]) for a, b, node in placement) for placement in found if placement]
 
 
@@ -37,9 +35,7 @@ def search(problem: Problem, time_budget_s: float | None = None) -> SearchResult
     if reason:
         raise PlanningError(reason)
     budget = problem.options.time_budget_s if time_budget_s is None else time_budget_s
-    exact = inst.n_hosts <= EXACT_HOSTS
-    seeds = None if exact else lambda: heuristic_paths(problem, inst, budget)  # exact: proof dominates
-    result = solve(inst, budget, exact=exact, seeds=seeds)
+    result = solve(inst, budget, exact=False, seeds=lambda: heuristic_paths(problem, inst))
     if result.path is None:
         if result.timed_out and not result.proven:
             raise PlanningError(
@@ -56,7 +52,7 @@ def optimise(problem: Problem, *, with_backups: bool = True, time_budget_s: floa
     names = [h.name for h in problem.hosts]
     assert result.path is not None
     placement = tuple((first, last, names[w]) for first, last, w in result.path)
-    algorithm = "branch-and-bound"
+    algorithm = "threshold search + branch-and-bound"
     if result.timed_out:
         cut = "latency tie-break" if result.proven else "bottleneck search"
         algorithm += f" ({cut} stopped by the time budget)"
@@ -66,5 +62,6 @@ def optimise(problem: Problem, *, with_backups: bool = True, time_budget_s: floa
         lower_bound_s=result.lower_bound,
         algorithm=algorithm,
         proven_optimal=result.proven,
+        budget_exhausted=result.timed_out,
         backups=backups_for(problem, placement) if with_backups else None,
     )

@@ -31,6 +31,7 @@ class Stage:
     bytes_in: int  # wire bytes received from the previous hop
     bytes_out: int  # wire bytes sent to the next hop
     link_out_s: float  # time of the outgoing link (to the next stage or back to the dispatcher)
+    overhead_s: float = 0.0  # relay and codec work per request (decode input, encode output, fixed)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Plan:
     lower_bound_s: float
     algorithm: str
     proven_optimal: bool
+    budget_exhausted: bool = False  # the search stopped at planner.timeBudget (see gap, algorithm)
+    image: str = ""  # the runtime image every pod runs (a change rolls every pod)
+    dispatcher_memory_bytes: int = 0  # counted on the dispatcher's node beside any stage there
 
     @property
     def throughput_per_s(self) -> float:
@@ -81,9 +85,12 @@ class Plan:
             "model_hash": self.model_hash,
             "model_version": self.model_version,
             "dispatcher_node": self.dispatcher_node,
+            "dispatcher_memory_bytes": self.dispatcher_memory_bytes,
+            "image": self.image,
             "objective": self.objective,
             "algorithm": self.algorithm,
             "proven_optimal": self.proven_optimal,
+            "budget_exhausted": self.budget_exhausted,
             "bottleneck_s": self.bottleneck_s,
             "bottleneck": self.bottleneck,
             "throughput_per_s": self.throughput_per_s,
@@ -106,6 +113,7 @@ class Plan:
                     "param_bytes": s.param_bytes,
                     "flops": s.flops,
                     "compute_s": s.compute_s,
+                    "overhead_s": s.overhead_s,
                     "bytes_in": s.bytes_in,
                     "bytes_out": s.bytes_out,
                     "link_out_s": s.link_out_s,

@@ -41,7 +41,7 @@ def plan_table(plan: Plan, model_label: str = "") -> str:
                 f"{s.first_layer} .. {s.last_layer}",
                 f"{_bar(s.memory_bytes, s.memory_available_bytes)} {_mib(s.memory_bytes)}/"
                 f"{_mib(s.memory_available_bytes)}",
-                _ms(s.compute_s) + compute_mark,
+                _ms(s.compute_s) + (f" +{_ms(s.overhead_s)} relay" if s.overhead_s else "") + compute_mark,
                 f"{_ms(s.link_out_s)} -> {target}{link_mark}",
                 ", ".join(s.backups) or "-",
             ]
@@ -66,5 +66,7 @@ def plan_table(plan: Plan, model_label: str = "") -> str:
         quality = "proven optimal"
     else:
         quality = f"within {plan.gap:.1%} of the lower bound {_ms(plan.lower_bound_s)}"
+    if plan.budget_exhausted and not plan.proven_optimal:
+        quality = "time budget ran out: " + quality
     lines.append(f"{quality} ({plan.algorithm}); plan {plan.plan_hash}")
     return "\n".join(lines)

@@ -1,68 +1,54 @@
-"""The exact search: branch and bound over chains of distinct hosts, pruned by the relaxations.
+"""The exact search: a bottleneck-threshold search, then branch and bound for the latency tie-break.
 
-Phase 1 minimises the bottleneck B; phase 2 keeps B <= B* (a capped instance) and minimises the
-end-to-end latency. Both walk states (block boundary, last host, set of used hosts) depth first, children in
-order of their relaxed bound (then the stage's own cost, then fewer stages, then host name), and prune a
-child when
-- its bound (cost so far combined with the relaxed optimum to go) cannot beat the incumbent, or
+Phase 1 minimises the bottleneck B by bisection over the sorted candidate values (every stage, link,
+input and output time; seifer_iac/planner/threshold.py): for a probe T everything slower than T is removed
+(Instance.capped) and the question becomes whether a chain of distinct hosts exists at all, a much smaller
+search than optimising. The packing bound (packing.py) gives the first, proven, lower bound, so when it is
+tight one feasibility search proves the optimum. On a shared medium (one channel
+for all links) the link term is the sum of the chain's transfer times: the probe caps only the stages and
+asks for a chain whose transfers add up to at most T.
+Phase 2 keeps B <= B* (a capped instance) and minimises the end-to-end latency by branch and bound.
+
+Both walk states (block boundary, last host, set of used hosts) depth first, children in order of their
+relaxed bound (then the stage's own cost, then fewer stages, then host name), and prune a child when
+- its bound (cost so far combined with the relaxed optimum to go) cannot beat the incumbent (or the probe),
 - the same state was reached before at no higher cost (memo on the used-host bitmask), or
 - the stages still needed (memory only) exceed the hosts or stages left, or
 - the unused hosts' capacities (parameters, FLOPs) cannot hold the remaining blocks (pigeonhole).
-When the relaxation is tight (its path already uses distinct hosts) the first dive finds the optimum and
-every other branch is pruned at once. When the cheap bound has not closed the search after PLAIN_VISITS
-states, the search restarts from its incumbent with the no-return bound (relax.to_go_no_return), which stops
-the relaxation from bouncing between two nodes. Without a budget the search is exhaustive, so its result
-is a proven optimum; with one it returns the incumbent and the best relaxation bound.
+When the cheap bound has not closed a search after PLAIN_VISITS states, it restarts with the no-return
+bound (relax.to_go_no_return), which stops the relaxation from bouncing between two nodes (skipped where
+that table would not fit: NO_RETURN_MAX_CELLS).
 
-Budgets count visited states (VISITS_PER_SECOND per second of PlannerOptions.time_budget_s), not wall time,
-so the same input gives the same plan on any machine and under any load (a second `pulumi preview` shows no
-change). A wall-clock cap of WALL_FACTOR times the budget only guards against very slow machines.
+Budgets count steps (seifer_iac/planner/budget.py), not wall time, so the same input gives the same plan on
+any machine and under any load (a second `pulumi preview` shows no change).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from seifer_iac.planner.budget import Budget, Timeout, steps_for
 from seifer_iac.planner.instance import INF, Instance
-from seifer_iac.planner.relax import capacities, min_stages_to_go, relaxed_optimum, to_go, to_go_no_return
+from seifer_iac.planner.packing import Packing, build_packing
+from seifer_iac.planner.relax import capacities, min_stages_to_go, to_go, to_go_no_return
 
 # (first_block, last_block, host index) per stage
 Path = tuple[tuple[int, int, int], ...]
-
-
-class _Timeout(Exception):
-    pass
 
 
 class _TooLong(Exception):
     """The plain bound did not close the search quickly: worth building the stronger one."""
 
 
+class _Found(Exception):
+    """A feasibility search reached its goal."""
+
+
 PLAIN_VISITS = 300  # visits allowed with the plain bound before switching to the no-return bound
-VISITS_PER_SECOND = 5000  # work budget per second of time budget (a visit costs ~0.1-0.2 ms here)
-WALL_FACTOR = 5.0
-
-
-@dataclass
-class _Budget:
-    """What a search may still spend: visits (deterministic) and a wall-clock safety deadline."""
-
-    visits_left: int | None = None
-    deadline: float | None = None
-    spent: int = 0
-
-    def spend(self) -> None:
-        self.spent += 1
-        if self.visits_left is not None:
-            self.visits_left -= 1
-            if self.visits_left < 0:
-                raise _Timeout
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise _Timeout
+NO_RETURN_MAX_CELLS = 16_000_000  # (P + 1) * (n + 1) * n floats of the no-return table: 128 MB at most
 
 
 @dataclass(frozen=True)
@@ -73,6 +59,7 @@ class SearchResult:
     lower_bound: float
     proven: bool  # the bottleneck is optimal (or, with no path, no plan exists)
     timed_out: bool
+    steps: int = 0  # counted steps spent (budget.Budget)
 
 
 @dataclass
@@ -82,20 +69,28 @@ class _Incumbent:
 
 
 class _Search:
-    """Depth-first B&B over one instance; improves `incumbent` in place; raises _Timeout past the budget."""
+    """Depth-first B&B over one instance; improves `incumbent` in place; raises Timeout past the budget."""
 
     def __init__(
         self,
         inst: Instance,
         table: np.ndarray,
         additive: bool,
-        budget: _Budget,
+        budget: Budget,
         incumbent: _Incumbent,
         max_visits: int | None = None,
+        goal: float = -INF,
+        packing: Packing | None = None,
     ) -> None:
-        """table: to-go bounds [b, predecessor (n = dispatcher), holder]; a broadcast 2-D table caches."""
+        """table: to-go bounds [b, predecessor (n = dispatcher), holder]; a broadcast 2-D table caches.
+        goal: stop (raise _Found) as soon as the incumbent is at most this (a feasibility search)."""
         self.inst, self.table, self.additive = inst, table, additive
-        self.budget, self.incumbent = budget, incumbent
+        self.budget, self.incumbent, self.goal = budget, incumbent, goal
+        # a feasibility probe (bottleneck <= goal): every chain within the cap will do, so a state's
+        # failure does not depend on the cost it was reached at, and longer stages (fewer hosts) go first
+        self.probing = goal > -INF and not additive
+        self.packing = packing
+        self.avail = packing.counts.copy() if packing is not None else None
         self.max_visits, self.visits = max_visits, 0
         self.per_predecessor = table.strides[1] != 0
         self.combine = np.add if additive else np.maximum
@@ -125,6 +120,7 @@ class _Search:
         if self.caps_at != self.incumbent.value or self.caps is None:
             inst = self.inst
             allowed = np.isfinite(inst.stage_s) if self.additive else inst.stage_s < self.incumbent.value
+            self.budget.spend(table_steps(inst))
             params, flops = capacities(inst, allowed)
             self.caps = (params, flops, params.sum(axis=0), flops.sum(axis=0))
             self.caps_at = self.incumbent.value
@@ -175,12 +171,18 @@ class _Search:
         picked, cols = np.divmod(flat, p - b)
         hosts = rows[picked]
         steps = combine(link[hosts], inst.stage_s[hosts, b, b + cols])  # this stage's own link + compute
-        order = np.lexsort((hosts, steps, -cols, values))
+        if self.probing:
+            order = np.lexsort((hosts, values, -cols))
+        else:
+            order = np.lexsort((hosts, steps, -cols, values))
         hosts, ends, values = hosts[order], b + cols[order], values[order]
         reached = combine(cost, steps[order])
         last = ends == p - 1
         totals = np.where(last, combine(reached, inst.out_s[hosts]), INF)
         doomed = self.hopeless(tuple(s[2] for s in path), hosts, np.minimum(ends + 1, p)) & ~last
+        if self.packing is not None and self.avail is not None:
+            earliest = self.packing.after_each(self.avail)[self.packing.labels[hosts]]
+            doomed |= (earliest > ends + 1) & ~last
         columns = (hosts, ends, values, reached, totals, doomed)
         for w, end, value, arrived, total, skip in zip(*(c.tolist() for c in columns), strict=True):
             if value >= self.incumbent.value:
@@ -188,15 +190,21 @@ class _Search:
             if end == p - 1:
                 if total < self.incumbent.value:
                     self.incumbent.value, self.incumbent.path = total, (*path, (b, end, w))
+                    if total <= self.goal:
+                        raise _Found
                 continue
             if skip:
                 continue
             state = (end + 1, w, mask | (1 << w))
             if self.memo.get(state, INF) <= arrived:
                 continue
-            self.memo[state] = arrived
+            self.memo[state] = -INF if self.probing else arrived
             self.used[w] = True
+            if self.avail is not None and self.packing is not None:
+                self.avail[self.packing.labels[w]] -= 1
             self.visit(end + 1, w, arrived, state[2], (*path, (b, end, w)))
+            if self.avail is not None and self.packing is not None:
+                self.avail[self.packing.labels[w]] += 1
             self.used[w] = False
 
 
@@ -212,17 +220,20 @@ def _branch_and_bound(
     inst: Instance,
     plain: np.ndarray,
     additive: bool,
-    budget: _Budget,
+    budget: Budget,
     incumbent: _Incumbent,
     plain_visits: int = PLAIN_VISITS,
     seeds: Callable[[], list[Path]] | None = None,
+    goal: float = -INF,
+    packing: Packing | None = None,
 ) -> float:
     """Search with the cheap bound first; if that has not finished after PLAIN_VISITS states, take the
     best of the incumbent and the `seeds` heuristics' paths (so a cut-short search is never worse than
     them), build the no-return bound and search again. Returns the best lower bound known (what a
-    timed-out search can still promise)."""
+    timed-out search can still promise). Raises _Found when the incumbent reaches `goal`."""
     p, n = inst.n_blocks, inst.n_hosts
     table = np.broadcast_to(plain[:, None, :], (p + 1, n + 1, n))
+    stronger_fits = (p + 1) * (n + 1) * n <= NO_RETURN_MAX_CELLS
 
     def adopt_seeds() -> None:
         for seed in seeds() if seeds else []:
@@ -231,21 +242,34 @@ def _branch_and_bound(
                 incumbent.value, incumbent.path = value, seed
 
     try:
-        _Search(inst, table, additive, budget, incumbent, max_visits=plain_visits).run()
+        limit = plain_visits if stronger_fits else None
+        _Search(inst, table, additive, budget, incumbent, max_visits=limit, goal=goal, packing=packing).run()
         return _root_bound(inst, table, additive)
     except _TooLong:
         adopt_seeds()
-    except _Timeout:
+    except Timeout:
         adopt_seeds()
         raise
+    budget.spend(table_steps(inst, NO_RETURN_FACTOR))
     stronger = to_go_no_return(inst, additive)
     bound = _root_bound(inst, stronger, additive)
     try:
-        _Search(inst, stronger, additive, budget, incumbent).run()
-    except _Timeout as timeout:
+        _Search(inst, stronger, additive, budget, incumbent, goal=goal, packing=packing).run()
+    except Timeout as timeout:
         timeout.lower_bound = bound  # type: ignore[attr-defined]
         raise
     return bound
+
+
+def table_steps(inst: Instance, factor: int = 1) -> int:
+    """Counted steps for building one relaxation table: about n * P^2 + P * n^2 cell operations, at
+    CELLS_PER_STEP cells per step (what costs as much as one visited state on the reference machine)."""
+    p, n = inst.n_blocks, inst.n_hosts
+    return 1 + factor * (n * p * p + p * n * n) // CELLS_PER_STEP
+
+
+CELLS_PER_STEP = 20_000
+NO_RETURN_FACTOR = 8  # the no-return table costs about as much as 8 plain ones (measured, 20-50 nodes)
 
 
 def path_value(inst: Instance, path: Path, additive: bool) -> float:
@@ -266,46 +290,70 @@ def solve(
     plain_visits: int = PLAIN_VISITS,
     seeds: Callable[[], list[Path]] | None = None,
 ) -> SearchResult:
-    """Least bottleneck, then least latency; `seeds` (called only when the search is not quick) give
-    heuristic starting plans.
+    """Least bottleneck, then least latency; `seeds` (called once, before the search) give heuristic
+    starting plans.
 
     exact: the bottleneck search runs to the end whatever it takes (a proven optimum); otherwise it stops
-    after the work of `budget_s` seconds with its incumbent. The latency tie-break always stops after the
-    rest of the budget (at least a tenth of it), keeping the best found: it never changes the bottleneck.
+    after the steps of `budget_s` seconds with its incumbent and its proven lower bound. The latency
+    tie-break always stops after the rest of the budget (at least a tenth of it), keeping the best found:
+    it never changes the bottleneck.
     """
-    started = time.perf_counter()
-    work = max(1, int(budget_s * VISITS_PER_SECOND))
-    table = to_go(inst, additive=False)
-    lower = relaxed_optimum(inst, table, additive=False)
-    if not np.isfinite(lower):
-        return SearchResult(None, INF, INF, lower, proven=True, timed_out=False)
-    first = _Incumbent()
-    budget = _Budget() if exact else _Budget(work, started + WALL_FACTOR * budget_s)
-    timed_out = False
-    try:
-        _branch_and_bound(inst, table, False, budget, first, plain_visits, seeds)
-    except _Timeout as timeout:
-        timed_out = True
-        lower = max(lower, getattr(timeout, "lower_bound", lower))
-    if first.path is None:
-        return SearchResult(None, INF, INF, lower, proven=not timed_out, timed_out=timed_out)
-    best = first.value
-    proven = not timed_out
-    second = _Incumbent()
-    if not timed_out:
+    from seifer_iac.planner.threshold import minimise_bottleneck
+
+    work = steps_for(budget_s)
+    budget = Budget() if exact else Budget.for_seconds(budget_s)
+    found = minimise_bottleneck(inst, budget, seeds() if seeds else [], plain_visits)
+    if found.path is None:
+        return SearchResult(
+            None,
+            INF,
+            INF,
+            found.lower,
+            proven=not found.timed_out,
+            timed_out=found.timed_out,
+            steps=budget.spent,
+        )
+    best, proven, timed_out, spent = found.value, not found.timed_out, found.timed_out, budget.spent
+    path = found.path
+    if proven and not inst.shared:
+        second = _Incumbent()
         capped = inst.capped(best)
-        left = max(work - budget.spent, work // 10)  # what phase 1 left of the budget, at least a tenth
-        budget = _Budget(left, time.perf_counter() + WALL_FACTOR * budget_s)
+        left = min(max(work - spent, work // TIE_SHARE_MIN), work // TIE_SHARE_MAX)
+        tie = Budget.for_seconds(budget_s)
+        tie.steps_left = left
         try:
-            _branch_and_bound(capped, to_go(capped, additive=True), True, budget, second, plain_visits)
-        except _Timeout:
+            tie.spend(table_steps(capped))
+            packing = build_packing(capped)
+            table = to_go(capped, additive=True)
+            _branch_and_bound(capped, table, True, tie, second, plain_visits, packing=packing)
+        except Timeout:
             timed_out = True
-    path = second.path if second.path is not None else first.path
+        spent += tie.spent
+        path = second.path if second.path is not None else path
     return SearchResult(
         path=path,
-        bottleneck=path_value(inst, path, False),
+        bottleneck=bottleneck_of(inst, path),
         latency=path_value(inst, path, True),
-        lower_bound=best if proven else lower,
+        lower_bound=best if proven else found.lower,
         proven=proven,
         timed_out=timed_out,
+        steps=spent,
     )
+
+
+TIE_SHARE_MAX = 10  # the latency tie-break gets what phase 1 left, at most a tenth of the budget
+TIE_SHARE_MIN = 20  # and at least a twentieth
+
+
+def bottleneck_of(inst: Instance, path: Path) -> float:
+    """The objective of a path: the slowest stage or link, or on a shared medium the slowest stage or the
+    sum of the transfers (added in chain order, as evaluate.assess does)."""
+    if not inst.shared:
+        return path_value(inst, path, False)
+    slowest, airtime, prev = 0.0, 0.0, -1
+    for first, last, w in path:
+        airtime = airtime + float(inst.in_s[w] if prev < 0 else inst.hop_s[first, prev, w])
+        slowest = max(slowest, float(inst.stage_s[w, first, last]))
+        prev = w
+    airtime = airtime + float(inst.out_s[prev])
+    return max(slowest, airtime)

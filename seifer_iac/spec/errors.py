@@ -10,7 +10,7 @@ class SpecError(Exception):
 
     def __init__(self, source: str, problems: Iterable[str]) -> None:
         self.source = source
-        self.problems = list(problems)
+        self.problems = [_one_line(p) for p in problems]
         super().__init__("\n".join(f"{source}: {p}" for p in self.problems))
 
 
@@ -23,3 +23,14 @@ def field_path(parts: Iterable[object]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text or "(top level)"
+
+
+MAX_PROBLEM_CHARACTERS = 400
+
+
+def _one_line(problem: str) -> str:
+    """A problem as one line of bounded length, whatever value it quotes."""
+    line = " ".join(problem.split("\n"))
+    if len(line) <= MAX_PROBLEM_CHARACTERS:
+        return line
+    return line[: MAX_PROBLEM_CHARACTERS - 3] + "..."

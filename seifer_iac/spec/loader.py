@@ -9,29 +9,47 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
-from collections import deque
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from seifer_iac.spec.applications import KERAS_APPLICATIONS
+from seifer_iac.spec.documents import (
+    MAX_DEPTH,
+    MAX_SPEC_BYTES,
+    DocumentError,
+    check_regular_file,
+    number_problems,
+    read_yaml,
+    too_deep,
+)
 from seifer_iac.spec.errors import SpecError, field_path
 from seifer_iac.spec.image import default_pull_policy, digest_problem
 from seifer_iac.spec.model import (
+    ZFP_MIN_BLOCK_BITS,
+    ZFP_MIN_RATE,
     Cluster,
     Codec,
     Dispatcher,
     Link,
     ModelSource,
+    Monitoring,
     Node,
     PlannerOptions,
     Runtime,
     Spec,
     WeightsOptions,
+    zfp_min_rate,
 )
 from seifer_iac.spec.schema_errors import schema_problems
-from seifer_iac.spec.units import UnitError, parse_bandwidth, parse_duration, parse_flops, parse_size
+from seifer_iac.spec.units import (
+    UnitError,
+    check_flops,
+    parse_bandwidth,
+    parse_duration,
+    parse_flops,
+    parse_size,
+)
 
 # Ports the runtime claims (docs/CONTRACTS.md); the dispatcher's API port must not collide with them.
 RESERVED_PORTS = range(5599, 5700)
@@ -39,21 +57,12 @@ RESERVED_HTTP_PORTS = range(8600, 8700)
 MAX_NAME_LENGTH = 50  # "<name>-dispatcher" and "<name>-stage-NN" must stay within 63 characters
 DEFAULT_ZFP_RATE = 16.0
 DEFAULT_RATIO = {"none": 1.0, "lz4": 1.0, "zfp": 1.5}
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (plain YAML silently keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} is given twice in one mapping", key_node.start_mark
-                )
-            seen.add(key if isinstance(key, (str, int, float, bool)) else id(key))
-        return super().construct_mapping(node, deep=deep)
+MAX_PROBLEMS = 50
+MAX_HINTS = 20  # "did you mean" costs a scan of every name: only for the first few problems
+MAX_HINT_NAMES = 2000
+MAX_TIME_BUDGET_S = 600.0  # the planner's search is bounded by work proportional to this
+MAX_DEADLINE_S = 3600.0
+MAX_INPUT_ELEMENTS = 2**28  # 1 GiB of float32 at batch size 1
 
 
 def non_string_keys(data: Any, path: tuple[object, ...] = ()) -> list[str]:
@@ -72,23 +81,12 @@ def non_string_keys(data: Any, path: tuple[object, ...] = ()) -> list[str]:
 
 
 def read_document(path: Path) -> Any:
-    """The parsed YAML/JSON document, or SpecError for a missing file or bad syntax."""
-    source = str(path)
-    if not path.exists():
-        raise SpecError(source, ["no such file; pass the path of a pipeline spec (.yaml or .json)"])
-    if path.is_dir():
-        raise SpecError(source, ["is a directory; pass the path of a pipeline spec file"])
+    """The parsed YAML/JSON document, or SpecError for a missing, unreadable, oversized, too deeply nested
+    or alias-bombed file, or bad syntax (seifer_iac.spec.documents)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(source, [f"cannot read the file: {error}"]) from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(source, [f"{where}not valid YAML ({reason})"]) from None
+        return read_yaml(path, "a pipeline spec (.yaml or .json)", MAX_SPEC_BYTES)
+    except DocumentError as error:
+        raise SpecError(error.source, [error.problem]) from None
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -109,14 +107,24 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
                 f"runtime, got {kind}"
             ],
         )
-    problems = non_string_keys(data) or schema_problems(data)
+    deep = too_deep(data)
+    if deep is not None:
+        raise SpecError(source, [f"{deep}: nested more than {MAX_DEPTH} levels deep; flatten it"])
+    problems = non_string_keys(data) or number_problems(data) or schema_problems(data)
     if problems:
-        raise SpecError(source, problems)
+        raise SpecError(source, _capped(problems))
     builder = _Builder(data, base_dir or Path.cwd())
     spec = builder.build(source)
     if builder.problems:
-        raise SpecError(source, builder.problems)
+        raise SpecError(source, _capped(builder.problems))
     return spec
+
+
+def _capped(problems: list[str]) -> list[str]:
+    """At most MAX_PROBLEMS lines: a spec of 5,000 broken nodes needs one screen, not 5,000 lines."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
 
 
 class _Builder:
@@ -126,6 +134,25 @@ class _Builder:
         self.data = data
         self.base_dir = base_dir
         self.problems: list[str] = []
+        self.hints_left = MAX_HINTS
+        self.bandwidth_unknown = False
+
+    def bounded_duration(
+        self, raw: dict[str, Any], key: str, where: str, default: float, limit: float
+    ) -> float:
+        seconds = self.unit(parse_duration, raw.get(key, default), where, default)
+        if seconds > limit:
+            self.problems.append(f'{where}: "{raw[key]}" is longer than the limit of {limit:g}s; shorten it')
+            return default
+        return seconds
+
+    def close_match(self, name: str, names: Any) -> str | None:
+        """The name a typo most likely meant, for the first MAX_HINTS problems of a not too large spec."""
+        if self.hints_left <= 0 or len(names) > MAX_HINT_NAMES:
+            return None
+        self.hints_left -= 1
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        return close[0] if close else None
 
     def unit(self, parse: Any, value: object, where: str, fallback: Any) -> Any:
         try:
@@ -143,17 +170,57 @@ class _Builder:
             )
         planner = self.planner()
         cluster = self.cluster(planner_reference=self.reference_speed())
+        dispatcher = self.dispatcher(cluster)
+        runtime = self.runtime()
+        self.check_dispatcher_arch(cluster, dispatcher.node, runtime)
         return Spec(
             name=meta["name"],
             namespace=meta.get("namespace", "default"),
             create_namespace=meta.get("createNamespace", False),
             model=self.model(),
             cluster=cluster,
-            dispatcher=self.dispatcher(cluster),
-            runtime=self.runtime(),
+            dispatcher=dispatcher,
+            runtime=runtime,
             planner=planner,
             weights=self.weights(),
             source_path=source,
+            monitoring=self.monitoring(),
+        )
+
+    def check_dispatcher_arch(self, cluster: Cluster, node: str, runtime: Runtime) -> None:
+        """The dispatcher runs the same image: its node must be of an architecture the image has."""
+        if node in cluster.node_names:
+            arch = cluster.node(node).arch
+            if arch is not None and arch not in runtime.architectures:
+                self.problems.append(
+                    f'dispatcher.node: "{node}" is {arch} but runtime.platforms has '
+                    f"{', '.join(runtime.platforms)}; add linux/{arch} (and build the image for it) or move "
+                    "the dispatcher"
+                )
+
+    def networks(self, values: Any, where: str) -> tuple[str, ...]:
+        """CIDRs in canonical form; one with host bits set is refused (it would admit another network
+        than the one its author meant)."""
+        out = []
+        for i, cidr in enumerate(values):
+            try:
+                network = ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                self.problems.append(f'{where}[{i}]: "{cidr}" is not a network; write a CIDR like 10.0.0.0/8')
+                continue
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                self.problems.append(f'{where}[{i}]: "{cidr}" has host bits set; write {network}')
+                continue
+            out.append(str(network))
+        return tuple(out)
+
+    def monitoring(self) -> Monitoring:
+        raw = self.data.get("monitoring", {})
+        return Monitoring(
+            namespaces=tuple(raw.get("namespaces", ())),
+            cidrs=self.networks(raw.get("allowFrom", ()), "monitoring.allowFrom"),
         )
 
     def reference_speed(self) -> float:
@@ -164,23 +231,36 @@ class _Builder:
                     f"planner.referenceSpeed: {value} must be a positive speed like 10GFLOPS"
                 )
                 return 1e10
-            return float(value)
+            return self.unit(lambda v: check_flops(float(v), v), value, "planner.referenceSpeed", 1e10)
         return self.unit(parse_flops, value, "planner.referenceSpeed", 1e10)
 
     def model(self) -> ModelSource:
         model = self.data["model"]
         for key in ("file", "profile"):
-            if key in model and not (self.base_dir / model[key]).is_file():
+            if key not in model:
+                continue
+            target = self.base_dir / model[key]
+            if not target.exists():
                 self.problems.append(
                     f'model.{key}: "{model[key]}" not found (paths are relative to the spec\'s folder, '
                     f"{self.base_dir})"
                 )
+                continue
+            try:
+                check_regular_file(target, "a model file" if key == "file" else "a model profile")
+            except DocumentError as error:
+                self.problems.append(f'model.{key}: "{model[key]}" {error.problem}')
         app = model.get("application")
         if app is not None and app not in KERAS_APPLICATIONS:
             close = difflib.get_close_matches(app, KERAS_APPLICATIONS, n=1, cutoff=0.5)
             hint = f"did you mean {close[0]}?" if close else "see keras.applications for the names"
             self.problems.append(f'model.application: "{app}" is not a keras.applications model; {hint}')
         shape = model.get("inputShape")
+        if shape and math.prod(shape) > MAX_INPUT_ELEMENTS:
+            self.problems.append(
+                f"model.inputShape: {shape} holds {math.prod(shape):,} values; at most "
+                f"{MAX_INPUT_ELEMENTS:,} (1 GiB of float32) fit a stage"
+            )
         return ModelSource(
             application=app,
             file=str(self.base_dir / model["file"]) if "file" in model else None,
@@ -229,8 +309,10 @@ class _Builder:
         default = None
         if "default" in bandwidth:
             default = self.unit(parse_bandwidth, bandwidth["default"], "cluster.bandwidth.default", None)
+            self.bandwidth_unknown = default is None
         links = self.links(bandwidth.get("links", []), set(seen))
-        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default)
+        medium = bandwidth.get("medium", "switched")
+        return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default, medium=medium)
 
     def speed(self, value: object, where: str, reference: float) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -239,7 +321,8 @@ class _Builder:
                     f"{where}: {value} must be more than zero (1.0 = planner.referenceSpeed)"
                 )
                 return reference
-            return float(value) * reference
+            speed = float(value) * reference
+            return self.unit(lambda _: check_flops(speed, value), value, where, reference)
         return self.unit(parse_flops, value, where, reference)
 
     def links(self, raw_links: list[dict[str, Any]], names: set[str]) -> tuple[Link, ...]:
@@ -249,8 +332,8 @@ class _Builder:
             ok = True
             for end in ("from", "to"):
                 if raw[end] not in names:
-                    close = difflib.get_close_matches(raw[end], sorted(names), n=1)
-                    hint = f"did you mean '{close[0]}'?" if close else "list it in cluster.nodes"
+                    close = self.close_match(raw[end], names)
+                    hint = f"did you mean '{close}'?" if close else "list it in cluster.nodes"
                     self.problems.append(
                         f'{where}.{end}: "{raw[end]}" is not a node of cluster.nodes; {hint}'
                     )
@@ -266,6 +349,7 @@ class _Builder:
                 )
                 ok = False
             rate = self.unit(parse_bandwidth, raw["bandwidth"], f"{where}.bandwidth", None)
+            self.bandwidth_unknown |= rate is None
             if ok and rate is not None:
                 explicit[key] = (rate, i)
         table = {key: rate for key, (rate, _) in explicit.items()}
@@ -277,19 +361,13 @@ class _Builder:
         raw = self.data["dispatcher"]
         names = cluster.node_names
         node = raw["node"]
-        if node not in names:
-            close = difflib.get_close_matches(node, names, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "name one of cluster.nodes"
+        if node not in set(names):
+            close = self.close_match(node, names)
+            hint = f"did you mean '{close}'?" if close else "name one of cluster.nodes"
             self.problems.append(f'dispatcher.node: "{node}" is not a node of cluster.nodes; {hint}')
         else:
             self.check_reachable(cluster, node)
-        for i, cidr in enumerate(raw.get("allowFrom", ())):
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                self.problems.append(
-                    f'dispatcher.allowFrom[{i}]: "{cidr}" is not a network; write a CIDR like 10.0.0.0/8'
-                )
+        allow_from = self.networks(raw.get("allowFrom", ()), "dispatcher.allowFrom")
         port = raw.get("port", 8080)
         if port in RESERVED_PORTS or port in RESERVED_HTTP_PORTS:
             self.problems.append(
@@ -298,20 +376,25 @@ class _Builder:
         return Dispatcher(
             node=node,
             port=port,
-            allow_from=tuple(raw.get("allowFrom", ())),
-            deadline_s=self.unit(parse_duration, raw.get("deadline", "10s"), "dispatcher.deadline", 10.0),
+            allow_from=allow_from,
+            deadline_s=self.bounded_duration(raw, "deadline", "dispatcher.deadline", 10.0, MAX_DEADLINE_S),
             max_in_flight=raw.get("maxInFlight", 64),
         )
 
     def check_reachable(self, cluster: Cluster, start: str) -> None:
-        """Every schedulable node must be reachable from the dispatcher over links with bandwidth."""
-        names = cluster.node_names
+        """Every node must be reachable from the dispatcher over links with bandwidth: a breadth-first
+        search over the link table, linear in nodes + links (a default bandwidth links every pair)."""
+        if cluster.default_bits_per_s or self.bandwidth_unknown:  # a bandwidth already reported is no link
+            return
+        neighbours: dict[str, list[str]] = defaultdict(list)
+        for link in cluster.links:
+            if link.bits_per_s > 0:
+                neighbours[link.source].append(link.target)
         reached = {start}
         queue = deque([start])
         while queue:
-            here = queue.popleft()
-            for other in names:
-                if other not in reached and cluster.bandwidth(here, other) > 0:
+            for other in neighbours[queue.popleft()]:
+                if other not in reached:
                     reached.add(other)
                     queue.append(other)
         for i, node in enumerate(cluster.nodes):
@@ -333,16 +416,18 @@ class _Builder:
             )
         if problem := digest_problem(raw["image"]):
             self.problems.append(problem)
+        overhead = self.unit(parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0)
+        if overhead < 0:
+            self.problems.append(f'runtime.memoryOverhead: "{raw["memoryOverhead"]}" must be at least 0')
         return Runtime(
             image=raw["image"],
             codec=self.codec(raw.get("codec", "none")),
             queue_depth=raw.get("queueDepth", 2),
-            memory_overhead_bytes=self.unit(
-                parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0
-            ),
-            image_pull_policy=raw.get("imagePullPolicy") or default_pull_policy(raw["image"]),
+            memory_overhead_bytes=max(overhead, 0),
+            image_pull_policy=raw.get("imagePullPolicy", default_pull_policy(raw["image"])),
             backend=backend,
             precision=precision,
+            platforms=tuple(raw.get("platforms", ("linux/amd64", "linux/arm64"))),
         )
 
     def codec(self, raw: str | dict[str, Any]) -> Codec:
@@ -363,6 +448,12 @@ class _Builder:
             )
         if mode == "rate":
             rate = float(raw.get("rate", DEFAULT_ZFP_RATE))
+            if rate < ZFP_MIN_RATE:
+                self.problems.append(
+                    f"{where}.rate: {rate:g} is below zfp's minimum of {ZFP_MIN_RATE:g} bits per value: "
+                    f"fixed-rate zfp needs {ZFP_MIN_BLOCK_BITS} bits per block of 4^d values (4-D tensors; "
+                    f"1-D tensors need rate >= {zfp_min_rate(1):g}); raise it"
+                )
             if "ratio" in raw:
                 self.problems.append(
                     f"{where}.ratio: fixed-rate zfp has an exact ratio (32 / rate); remove it"
@@ -382,10 +473,14 @@ class _Builder:
         raw = self.data.get("planner", {})
         return PlannerOptions(
             objective=raw.get("objective", "full"),
-            time_budget_s=self.unit(parse_duration, raw.get("timeBudget", "2s"), "planner.timeBudget", 2.0),
+            time_budget_s=self.bounded_duration(
+                raw, "timeBudget", "planner.timeBudget", 2.0, MAX_TIME_BUDGET_S
+            ),
             stability_margin=raw.get("stabilityMargin", 0.05),
             max_stages=raw.get("maxStages"),
             seed=raw.get("seed", 0),
+            on_node_loss=raw.get("onNodeLoss", "repair"),
+            repair_margin=raw.get("repairMargin", 0.10),
         )
 
     def weights(self) -> WeightsOptions:
@@ -397,6 +492,8 @@ class _Builder:
                 "holds at most 1 MiB"
             )
         total = self.unit(parse_size, raw.get("maxTotal", "64Mi"), "weights.maxTotal", 64 * 1024 * 1024)
+        if total <= 0:
+            self.problems.append(f'weights.maxTotal: "{raw["maxTotal"]}" must be more than zero')
         return WeightsOptions(
             delivery=raw.get("delivery", "configmap"), chunk_bytes=chunk, max_configmap_total_bytes=total
         )

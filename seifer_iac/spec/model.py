@@ -49,23 +49,27 @@ class Cluster:
     nodes: tuple[Node, ...]
     links: tuple[Link, ...] = ()
     default_bits_per_s: float | None = None
+    medium: str = "switched"  # or "shared": all transfers share one channel (cluster.bandwidth.medium)
     _table: dict[tuple[str, str], float] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
+    _by_name: dict[str, Node] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         table = {(link.source, link.target): link.bits_per_s for link in self.links}
         object.__setattr__(self, "_table", table)
+        by_name: dict[str, Node] = {}
+        for node in self.nodes:
+            by_name.setdefault(node.name, node)  # the first of a repeated name, as a scan would find
+        object.__setattr__(self, "_by_name", by_name)
 
     @property
     def node_names(self) -> tuple[str, ...]:
         return tuple(node.name for node in self.nodes)
 
     def node(self, name: str) -> Node:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        """The node of that name, in constant time (thousands of nodes are looked up per plan)."""
+        return self._by_name[name]
 
     def bandwidth(self, source: str, target: str) -> float:
         """Bits per second from source to target."""
@@ -82,23 +86,50 @@ class Cluster:
             nodes=tuple(n for n in self.nodes if n.name not in names),
             links=tuple(lk for lk in self.links if lk.source not in names and lk.target not in names),
             default_bits_per_s=self.default_bits_per_s,
+            medium=self.medium,
         )
 
 
 ZFP_SHORT_HEADER_BITS = 96  # magic 32 + field 52 + short mode 12
 ZFP_LONG_HEADER_BITS = 148  # magic 32 + field 52 + long mode 64 (blocks of more than 2048 bits)
 ZFP_SHORT_MODE_MAX_BITS = 2048
+# zfp codes a float32 block in at least 1 + 8 bits (a flag and the common exponent) and raises a smaller
+# fixed rate to that, but zfpy sizes its output buffer from the rate as given: below 9 bits per block it
+# writes past the buffer and the process dies (SIGSEGV or a malloc abort; measured with zfpy 1.0.1 on
+# 1-D..4-D float32 arrays: rate 2.124 crashes a 1-D array and 2.125 works, 0.53/0.55 for 2-D, 0.13/0.1406
+# for 3-D, 0.0332/0.035 for 4-D).
+ZFP_MIN_BLOCK_BITS = 9
+
+
+def zfp_dims(shape: tuple[int, ...]) -> list[int]:
+    """The axes zfp sees for a tensor, as the runtime codes it (runtime/codecs.py): size-1 axes dropped,
+    leading axes folded so at most 4 remain."""
+    dims = [n for n in shape if n != 1] or [1]
+    if len(dims) > 4:
+        dims = [math.prod(dims[:-3]), *dims[-3:]]
+    return dims
+
+
+def zfp_block_bits(rate: float, ndims: int) -> int:
+    """Bits zfp gives each block of 4^ndims values at a fixed rate (zfp_stream_set_rate rounds)."""
+    return math.floor(rate * 4**ndims + 0.5)
+
+
+def zfp_min_rate(ndims: int) -> float:
+    """The lowest fixed rate zfpy codes an ndims-dimensional float32 array at without crashing."""
+    return (ZFP_MIN_BLOCK_BITS - 0.5) / 4**ndims
+
+
+ZFP_MIN_RATE = zfp_min_rate(4)  # no tensor of any shape codes below this
 
 
 def zfp_fixed_rate_bytes(shape: tuple[int, ...], rate: float) -> int:
     """Exact size of zfpy's fixed-rate stream for a tensor, as the runtime codes it (runtime/codecs.py):
-    size-1 axes dropped, leading axes folded to at most 4 dims, each axis padded to a multiple of 4,
-    every block of 4^d values coded in floor(rate * 4^d) bits, header first, padded to 64-bit words."""
-    dims = [n for n in shape if n != 1] or [1]
-    if len(dims) > 4:
-        dims = [math.prod(dims[:-3]), *dims[-3:]]
+    zfp's axes (zfp_dims) each padded to a multiple of 4, every block of 4^d values coded in
+    round(rate * 4^d) bits, header first, padded to 64-bit words."""
+    dims = zfp_dims(shape)
     blocks = math.prod(-(-n // 4) for n in dims)
-    block_bits = math.floor(rate * 4 ** len(dims))
+    block_bits = zfp_block_bits(rate, len(dims))
     header = ZFP_SHORT_HEADER_BITS if block_bits <= ZFP_SHORT_MODE_MAX_BITS else ZFP_LONG_HEADER_BITS
     return math.ceil((header + blocks * block_bits) / 64) * 8
 
@@ -178,6 +209,12 @@ class Runtime:
     image_pull_policy: str = "IfNotPresent"  # the loader's default: IfNotPresent with a digest, else Always
     backend: str = "litert"
     precision: str = "fp32"
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        """The kubernetes.io/arch values the image runs on ("linux/arm64" -> "arm64")."""
+        return tuple(platform.split("/")[1] for platform in self.platforms)
 
 
 @dataclass(frozen=True)
@@ -187,6 +224,8 @@ class PlannerOptions:
     stability_margin: float = 0.05
     max_stages: int | None = None
     seed: int = 0
+    on_node_loss: str = "repair"  # repair: move only the lost stages (within repair_margin); replan
+    repair_margin: float = 0.10
 
 
 @dataclass(frozen=True)
@@ -194,6 +233,14 @@ class WeightsOptions:
     delivery: str = "configmap"
     chunk_bytes: int = 768 * 1024
     max_configmap_total_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Who may reach the pods' HTTP ports (health, /metrics) besides the kubelet."""
+
+    namespaces: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,3 +257,4 @@ class Spec:
     planner: PlannerOptions
     weights: WeightsOptions
     source_path: str | None = None
+    monitoring: Monitoring = field(default_factory=Monitoring)

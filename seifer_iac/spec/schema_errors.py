@@ -23,9 +23,14 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text())
 
 
+SHOWN_CHARACTERS = 60
+
+
 def _show(value: object) -> str:
-    """A value as the user would write it (YAML may hand us dates and other non-JSON types)."""
-    return json.dumps(value, default=str)
+    """A value as the user would write it (YAML may hand us dates and other non-JSON types), cut short:
+    a message quotes a value, never a whole sub-document or a megabyte string."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 def _describe_type(value: object) -> str:
@@ -65,17 +70,24 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"{_show(value)} must be {_show(error.validator_value)}"
     if validator == "pattern":
         if error.schema.get("pattern", "").startswith("^[a-z]("):
-            return f'"{value}" is not a valid name: start with a lower-case letter, then letters, digits, "-"'
+            return (
+                f"{_show(value)} is not a valid name: start with a lower-case letter, then letters, digits, "
+                '"-"'
+            )
         if error.schema.get("pattern", "").startswith("^[a-z0-9]("):
-            return f'"{value}" is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
+            return f'{_show(value)} is not a valid name: use lower-case letters, digits and "-" (like pi-1)'
         if str(error.schema.get("pattern", "")).startswith("\\."):
-            return f'"{value}" must end in {error.schema["pattern"][2:-1]}'
-        return f'"{value}" has the wrong form ({error.schema.get("description", error.validator_value)})'
+            return f"{_show(value)} must end in {error.schema['pattern'][2:-1]}"
+        return f"{_show(value)} has the wrong form ({error.schema.get('description', error.validator_value)})"
     if validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         word = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[validator]
         return f"{_show(value)} must be {word} {error.validator_value}"
     if validator in ("minItems", "maxItems", "minLength", "maxLength"):
-        return f"{_show(value)[:40]} is too {'short' if validator.startswith('min') else 'long'}"
+        word = "short" if validator.startswith("min") else "long"
+        unit = "items" if validator.endswith("Items") else "characters"
+        bound = "at least" if validator.startswith("min") else "at most"
+        count = len(value) if isinstance(value, (list, str)) else "?"
+        return f"{_show(value)[:40]} is too {word}: {count} {unit}, {bound} {error.validator_value}"
     is_model = list(error.path)[-1:] == ["model"] or (isinstance(value, dict) and "version" in value)
     if validator == "oneOf" and is_model:
         given = [k for k in ("application", "file", "profile") if k in value]
@@ -100,11 +112,18 @@ def _innermost(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
+def describe(error: jsonschema.ValidationError) -> str:
+    """One plain sentence for a jsonschema error of any schema (no sub-documents, no schema fragments)."""
+    return _message(_innermost(error))
+
+
 def schema_problems(data: Any) -> list[str]:
     """One 'field: sentence' line per schema violation, in document order."""
     validator = jsonschema.Draft202012Validator(load_schema())
     problems = []
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         error = _innermost(error)
-        problems.append(f"{field_path(error.absolute_path)}: {_message(error)}")
+        problem = f"{field_path(error.absolute_path)}: {_message(error)}"
+        if problem not in problems:  # one `required` error per missing key, each naming all of them
+            problems.append(problem)
     return problems

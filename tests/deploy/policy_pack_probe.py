@@ -9,7 +9,10 @@ from pathlib import Path
 from pulumi_policy import ResourceValidationArgs
 
 pack = runpy.run_path(sys.argv[1], run_name="seifer_policy_pack")
-assert len(pack["policies"]()) == len(pack["RULES"])
+policies = pack["policies"]()
+assert len(policies) == len(pack["RULES"]) + 1  # + the weight-chunk check
+levels = {p.name: str(p.enforcement_level) for p in policies}
+assert levels["seifer-image-digest"].endswith("ADVISORY") and levels["seifer-host-path"].endswith("MANDATORY")
 manifests = json.loads(Path(sys.argv[2]).read_text())
 found = []
 for name, _, rule in pack["RULES"]:

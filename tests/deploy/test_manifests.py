@@ -16,6 +16,7 @@ from seifer_iac.artifacts import CONFIGMAP_LIMIT_BYTES, build_artifacts
 from seifer_iac.cli.render import to_yaml
 from seifer_iac.manifests import render_manifests
 from seifer_iac.manifests.naming import RESULT_PORT, data_port, http_port
+from seifer_iac.spec.model import Monitoring
 from tests.deploy.conftest import ROOT
 from tests.deploy.helpers import blobs_of, by_key, hand_plan
 
@@ -32,6 +33,11 @@ def configs_of(manifests) -> dict[str, dict]:
             config = json.loads(text)
             found[name if config["role"] == "dispatcher" else f"stage-{config['stage']}"] = config
     return found
+
+
+def container_probe_periods(pod) -> dict[str, int]:
+    (container,) = pod["containers"]
+    return {k: container[k]["periodSeconds"] for k in ("startupProbe", "livenessProbe", "readinessProbe")}
 
 
 def deployments(manifests) -> dict[str, dict]:
@@ -99,16 +105,23 @@ def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> 
         affinity = pod["affinity"]["nodeAffinity"]
         (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
         assert term == {
+            "matchExpressions": [
+                {"key": "kubernetes.io/arch", "operator": "In", "values": list(spec.runtime.architectures)}
+            ],
             "matchFields": [
                 {"key": "metadata.name", "operator": "In", "values": [stage.node, *stage.backups]}
-            ]
+            ],
         }
+        for node in (stage.node, *stage.backups):
+            assert spec.cluster.node(node).arch in spec.runtime.architectures
         preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"]
         assert preferred["matchFields"][0]["values"] == [stage.node]
         assert {t["key"]: t["tolerationSeconds"] for t in pod["tolerations"]} == {
-            "node.kubernetes.io/not-ready": 5,
-            "node.kubernetes.io/unreachable": 5,
+            "node.kubernetes.io/not-ready": 0,
+            "node.kubernetes.io/unreachable": 0,
         }
+        assert container_probe_periods(pod) == {"startupProbe": 1, "livenessProbe": 10, "readinessProbe": 1}
+        assert pod["containers"][0]["startupProbe"]["failureThreshold"] == 300  # 5 minutes to load
         (container,) = pod["containers"]
         assert container["command"] == [
             "python",
@@ -139,32 +152,80 @@ def test_deployments_pin_harden_and_mount_what_the_config_names(any_release) -> 
     dispatcher = objects[("Deployment", f"{spec.name}-dispatcher")]["spec"]["template"]["spec"]
     term = dispatcher["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["nodeSelectorTerms"][0]["matchFields"][0]["values"] == [spec.dispatcher.node]
+    assert term["nodeSelectorTerms"][0]["matchExpressions"][0]["key"] == "kubernetes.io/arch"
     assert dispatcher["containers"][0]["command"][2] == "runtime.dispatcher"
 
 
-def test_network_policies_open_each_hop_only_to_its_sender(any_release) -> None:
+def _rendered(release, **spec_changes):
+    spec = dataclasses.replace(release.spec, **spec_changes)
+    return spec, by_key(render_manifests(spec, release.plan, release.artifacts, release.profile))
+
+
+def test_network_policies_deny_by_default_and_open_each_hop_only_to_its_sender(any_release) -> None:
     spec, plan = any_release.spec, any_release.plan
     objects = by_key(any_release.manifests)
     k = len(plan.stages)
+    deny = objects[("NetworkPolicy", f"{spec.name}-default-deny")]["spec"]
+    assert deny == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/instance": spec.name}},
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    dns = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
     for stage in plan.stages:
-        rules = objects[("NetworkPolicy", f"{spec.name}-stage-{stage.index}")]["spec"]["ingress"]
-        data_rule, http_rule = rules
+        policy = objects[("NetworkPolicy", f"{spec.name}-stage-{stage.index}")]["spec"]
+        assert policy["policyTypes"] == ["Ingress", "Egress"]
+        (data_rule,) = policy["ingress"]  # no monitoring sources: the HTTP port only from the node
         sender = data_rule["from"][0]["podSelector"]["matchLabels"]
         if stage.index == 1:
             assert sender["app.kubernetes.io/component"] == "dispatcher"
         else:
             assert sender["seifer.dev/stage"] == str(stage.index - 1)
         assert data_rule["ports"] == [{"protocol": "TCP", "port": data_port(stage.index)}]
-        assert http_rule == {"ports": [{"protocol": "TCP", "port": http_port(stage.index)}]}
-    results, api = objects[("NetworkPolicy", f"{spec.name}-dispatcher")]["spec"]["ingress"]
+        out, dns_rule = policy["egress"]
+        receiver = out["to"][0]["podSelector"]["matchLabels"]
+        if stage.index == k:
+            assert receiver["app.kubernetes.io/component"] == "dispatcher"
+            assert out["ports"] == [{"protocol": "TCP", "port": RESULT_PORT}]
+        else:
+            assert receiver["seifer.dev/stage"] == str(stage.index + 1)
+            assert out["ports"] == [{"protocol": "TCP", "port": data_port(stage.index + 1)}]
+        assert dns_rule == dns
+    dispatcher = objects[("NetworkPolicy", f"{spec.name}-dispatcher")]["spec"]
+    results, api = dispatcher["ingress"]
     assert results["from"][0]["podSelector"]["matchLabels"]["seifer.dev/stage"] == str(k)
-    assert results["ports"][0]["port"] == RESULT_PORT
-    if spec.dispatcher.allow_from:
-        assert [b["ipBlock"]["cidr"] for b in api["from"]] == list(spec.dispatcher.allow_from)
-    else:
-        assert "from" not in api  # no allowFrom: the API is open to any source
-    assert ("Namespace", spec.namespace) in objects if spec.create_namespace else True
-    assert any(m["kind"] == "Namespace" for m in any_release.manifests) == spec.create_namespace
+    assert api["ports"] == [{"protocol": "TCP", "port": spec.dispatcher.port}]
+    assert [p["ipBlock"]["cidr"] for p in api.get("from", [])] == list(spec.dispatcher.allow_from)
+    to_first, dns_rule = dispatcher["egress"]
+    assert to_first["to"][0]["podSelector"]["matchLabels"]["seifer.dev/stage"] == "1"
+    assert to_first["ports"] == [{"protocol": "TCP", "port": data_port(1)}] and dns_rule == dns
+
+
+def test_http_ports_admit_only_the_monitoring_sources(dev_release) -> None:
+    monitoring = Monitoring(namespaces=("monitoring", "ops"), cidrs=("10.9.0.0/16",))
+    spec, objects = _rendered(
+        dev_release,
+        monitoring=monitoring,
+        dispatcher=dataclasses.replace(dev_release.spec.dispatcher, allow_from=("192.168.0.0/24",)),
+    )
+    peers = [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring", "ops"]}
+                ]
+            }
+        },
+        {"ipBlock": {"cidr": "10.9.0.0/16"}},
+    ]
+    for stage in dev_release.plan.stages:
+        _, http_rule = objects[("NetworkPolicy", f"{spec.name}-stage-{stage.index}")]["spec"]["ingress"]
+        assert http_rule == {"from": peers, "ports": [{"protocol": "TCP", "port": http_port(stage.index)}]}
+    _, api = objects[("NetworkPolicy", f"{spec.name}-dispatcher")]["spec"]["ingress"]
+    assert api["from"] == [{"ipBlock": {"cidr": "192.168.0.0/24"}}, *peers]
+    for version in K8S_VERSIONS:
+        for (kind, _), obj in objects.items():
+            if kind == "NetworkPolicy":
+                kubernetes_validate.validate(obj, version, strict=True)
 
 
 def test_no_configmap_reaches_the_limit(any_release) -> None:
@@ -253,3 +314,30 @@ def test_the_largest_chunk_size_a_spec_allows_still_fits_one_configmap(dev_relea
     objects = weight_configmaps(spec.namespace, {}, artifacts)
     assert max(c.size for a in artifacts for c in a.chunks) == largest
     assert configmap_size(objects) == []
+
+
+def test_a_disruption_budget_per_stage_and_a_restricted_namespace(any_release) -> None:
+    spec, plan = any_release.spec, any_release.plan
+    objects = by_key(any_release.manifests)
+    budgets = {name for kind, name in objects if kind == "PodDisruptionBudget"}
+    assert budgets == {f"{spec.name}-dispatcher", *(f"{spec.name}-stage-{s.index}" for s in plan.stages)}
+    for stage in plan.stages:
+        budget = objects[("PodDisruptionBudget", f"{spec.name}-stage-{stage.index}")]["spec"]
+        deployment = objects[("Deployment", f"{spec.name}-stage-{stage.index}")]
+        assert budget["maxUnavailable"] == 0 and budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+        assert budget["selector"] == deployment["spec"]["selector"]
+        template = deployment["spec"]["template"]
+        planned = template["metadata"]["annotations"]["seifer.dev/planned-memory"]
+        assert planned == template["spec"]["containers"][0]["resources"]["limits"]["memory"]
+    if spec.create_namespace:
+        labels = objects[("Namespace", spec.namespace)]["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_image_pull_policy_follows_the_reference(dev_release) -> None:
+    from seifer_iac.spec.loader import default_pull_policy
+
+    assert dev_release.spec.runtime.image_pull_policy == "Always"  # a tag: every node pulls what it names
+    assert default_pull_policy("ghcr.io/seifer-iac/runtime@sha256:" + "0" * 64) == "IfNotPresent"
+    deployment = next(m for m in dev_release.manifests if m["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "Always"

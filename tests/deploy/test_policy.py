@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from seifer_iac.policy import RULES, check_manifests
+from seifer_iac.policy import (
+    ADVISORY,
+    RULES,
+    check_manifests,
+    image_reference,
+    quantity_bytes,
+    weight_chunk_problems,
+)
 
 
 def test_both_stacks_comply(any_release) -> None:
@@ -62,7 +69,60 @@ def _token(m: list[dict]) -> None:
     _pod(m)["automountServiceAccountToken"] = True
 
 
+def _host_network(m: list[dict]) -> None:
+    _pod(m)["hostNetwork"] = True
+
+
+def _host_pid(m: list[dict]) -> None:
+    _pod(m)["hostPID"] = True
+
+
+def _host_path(m: list[dict]) -> None:
+    _pod(m)["volumes"].append({"name": "node", "hostPath": {"path": "/"}})
+
+
+def _host_port(m: list[dict]) -> None:
+    _container(m)["ports"][0]["hostPort"] = 8080
+
+
+def _latest(m: list[dict]) -> None:
+    _container(m)["image"] = "ghcr.io/seifer-iac/runtime:latest"
+
+
+def _tagless(m: list[dict]) -> None:
+    _container(m)["image"] = "registry.local:5000/seifer/runtime"
+
+
+def _allow_all_ingress(m: list[dict]) -> None:
+    _first(m, "NetworkPolicy", "spec")["spec"].setdefault("ingress", []).append({})
+
+
+def _allow_all_egress(m: list[dict]) -> None:
+    policy = next(p for p in m if p["kind"] == "NetworkPolicy" and "egress" in p["spec"])
+    policy["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+
+
+def _node_port(m: list[dict]) -> None:
+    _first(m, "Service")["spec"]["type"] = "NodePort"
+
+
+def _load_balancer(m: list[dict]) -> None:
+    _first(m, "Service")["spec"]["type"] = "LoadBalancer"
+
+
+def _memory_above_plan(m: list[dict]) -> None:
+    limits = _container(m)["resources"]["limits"]
+    limits["memory"] = f"{int(limits['memory'].removesuffix('Mi')) + 1}Mi"
+
+
 BREAKS: dict[str, list[Callable[[list[dict[str, Any]]], None]]] = {
+    "host-namespaces": [_host_network, _host_pid],
+    "host-path": [_host_path],
+    "host-port": [_host_port],
+    "image-tag": [_latest, _tagless],
+    "network-policy-allow-all": [_allow_all_ingress, _allow_all_egress],
+    "service-type": [_node_port, _load_balancer],
+    "memory-within-plan": [_memory_above_plan],
     "node-affinity": [_set_node_name, _drop_affinity],
     "configmap-immutable": [_mutable_configmap],
     "configmap-size": [_oversized_configmap],
@@ -74,7 +134,49 @@ BREAKS: dict[str, list[Callable[[list[dict[str, Any]]], None]]] = {
 
 
 def test_every_rule_has_a_break() -> None:
-    assert set(BREAKS) == {name for name, _, _ in RULES}
+    assert set(BREAKS) == {name for name, _, _ in RULES} - ADVISORY
+
+
+def test_a_tag_is_advised_against_and_a_digest_is_not(dev_release) -> None:
+    manifests = copy.deepcopy(list(dev_release.manifests))
+    advised = check_manifests(manifests, advisory=True)
+    assert advised and {v.rule for v in advised} == {"image-digest"}
+    for obj in manifests:
+        if obj["kind"] == "Deployment":
+            obj["spec"]["template"]["spec"]["containers"][0]["image"] = (
+                "ghcr.io/seifer-iac/runtime@sha256:" + "a" * 64
+            )
+    assert check_manifests(manifests, advisory=True) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "tag", "digest"),
+    [
+        ("ghcr.io/a/b:1.0", "1.0", None),
+        ("localhost:5000/a/b", None, None),
+        ("localhost:5000/a/b:2@sha256:" + "0" * 64, "2", "sha256:" + "0" * 64),
+        ("b@sha256:" + "f" * 64, None, "sha256:" + "f" * 64),
+    ],
+)
+def test_image_references(image: str, tag, digest) -> None:
+    assert image_reference(image) == (tag, digest)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("448Mi", 448 * 2**20), ("1.5Gi", 1.5 * 2**30), ("500M", 5e8), ("1e3", 1e3), ("x", None)],
+)
+def test_quantities(text: str, value) -> None:
+    assert quantity_bytes(text) == value
+
+
+def test_weight_chunks_are_checked_by_digest_and_size() -> None:
+    good = {"name": "c", "sha256": "a" * 64, "size": 768 * 1024}
+    assert weight_chunk_problems(good) == []
+    assert weight_chunk_problems({**good, "size": 2**20}) == [
+        "weight chunk c holds 1048576 bytes; the limit is 1048576"
+    ]
+    assert weight_chunk_problems({**good, "sha256": ""}) == ["weight chunk c has no sha256"]
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,13 @@ import pytest
 import yaml
 
 from seifer_iac import release as release_module
-from seifer_iac.artifacts import ArtifactError, build_artifacts
+from seifer_iac.artifacts import build_artifacts
 from seifer_iac.manifests import render_manifests
 from seifer_iac.model.errors import ModelError
+from seifer_iac.planner.errors import PlanningError
 from seifer_iac.planner.lock import lock_path, write_lock
 from seifer_iac.release import build_release, plan_for_spec
-from seifer_iac.spec import load_spec
+from seifer_iac.spec import Spec, load_spec
 from seifer_iac.spec.model import ModelSource
 from tests.deploy.conftest import DEV_SPEC
 from tests.deploy.helpers import blobs_of, by_key
@@ -74,21 +75,28 @@ def test_removing_a_used_node_moves_only_the_stages_on_it(dev_release, tmp_path:
         )
 
 
-def test_over_budget_weights_fail_before_the_model_is_split(edge_release, monkeypatch) -> None:
-    spec = dataclasses.replace(
-        edge_release.spec,
-        weights=dataclasses.replace(edge_release.spec.weights, max_configmap_total_bytes=32 * 2**20),
-        source_path=None,
+def test_the_weight_budget_is_planned_for_and_an_impossible_one_fails_before_the_split(
+    edge_release, monkeypatch
+) -> None:
+    def budget(mib: int) -> Spec:
+        weights = dataclasses.replace(edge_release.spec.weights, max_configmap_total_bytes=mib * 2**20)
+        return dataclasses.replace(edge_release.spec, weights=weights, source_path=None)
+
+    plan = plan_for_spec(budget(32), edge_release.profile)  # more, smaller stages: every one renders
+    assert (
+        max(s.param_bytes for s in plan.stages)
+        <= 32 * 2**20
+        < max(s.param_bytes for s in edge_release.plan.stages)
     )
 
     def never(*_: object) -> list[bytes]:
-        raise AssertionError("the model must not be split for an over-budget plan")
+        raise AssertionError("the model must not be split for an impossible plan")
 
     monkeypatch.setattr(release_module, "partition_blobs_for", never)
-    with pytest.raises(ArtifactError) as caught:
-        build_release(spec)
+    with pytest.raises(PlanningError) as caught:
+        build_release(budget(4))
     message = str(caught.value)
-    assert "weights.maxTotal" in message and "32.0 MiB" in message and "\n" not in message
+    assert "weights.maxTotal allows 4.0 MiB" in message and "\n" not in message
 
 
 def test_a_profile_alone_cannot_be_deployed(dev_release, tmp_path: Path) -> None:

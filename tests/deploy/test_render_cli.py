@@ -3,26 +3,29 @@ are one line and exit 2."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
 
 from seifer_iac.cli.main import cli
-from seifer_iac.cli.render import file_name, to_yaml
+from seifer_iac.cli.render import MARKER, MARKER_FORMAT, file_name, to_yaml
 from tests.deploy.conftest import DEV_SPEC
 
 
 def test_render_writes_the_release_byte_for_byte(dev_release, tmp_path: Path) -> None:
     out = tmp_path / "dev"
     out.mkdir()
-    (out / "999-configmap-stale.yaml").write_text("stale: true\n")
-    (out / "notes.txt").write_text("kept\n")
+    (out / MARKER).write_text(json.dumps({"format": MARKER_FORMAT, "files": ["999-configmap-stale.yaml"]}))
+    (out / "999-configmap-stale.yaml").write_text("stale: true\n")  # written by an earlier render
+    (out / "notes.txt").write_text("kept\n")  # the user's own: never touched
     result = CliRunner().invoke(cli, ["render", str(DEV_SPEC), "-o", str(out)])
     assert result.exit_code == 0, result.output
     expected = [file_name(i, m) for i, m in enumerate(dev_release.manifests)]
     assert sorted(p.name for p in out.glob("*.yaml")) == expected  # name order = apply order
-    assert (out / "notes.txt").exists()
+    assert (out / "notes.txt").read_text() == "kept\n"
+    assert json.loads((out / MARKER).read_text())["files"] == expected
     for name, manifest in zip(expected, dev_release.manifests, strict=True):
         text = (out / name).read_text()
         assert text == to_yaml(manifest)  # a separate build in this process: the same bytes

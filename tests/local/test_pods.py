@@ -169,3 +169,15 @@ def test_a_service_must_select_one_deployment(manifests, tmp_path):
     manifests.append(_service("orphan", "nothing"))
     with pytest.raises(LocalPodError, match="Service orphan: selects 0"):
         local_pods(manifests, lambda node: "127.0.0.1", str(tmp_path))
+
+
+def test_memory_quantities_as_a_kubelet_reads_them() -> None:
+    from seifer_iac.local.pods import LocalPodError, memory_limit, parse_quantity
+
+    assert parse_quantity("335Mi") == 335 * 2**20
+    assert parse_quantity("1G") == 10**9 and parse_quantity("1e9") == 10**9
+    assert parse_quantity("0.5Gi") == 2**29 and parse_quantity(512000) == 512000
+    assert memory_limit({"name": "c", "resources": {"limits": {"memory": "64Mi"}}}) == 64 * 2**20
+    assert memory_limit({"name": "c", "resources": {"requests": {"memory": "64Mi"}}}) is None
+    with pytest.raises(LocalPodError, match="container c: memory limit 'lots'"):
+        memory_limit({"name": "c", "resources": {"limits": {"memory": "lots"}}})

@@ -68,3 +68,23 @@ def test_missing_sources(tmp_path: Path) -> None:
         profile_for_source(ModelSource(profile=str(bad)))
     with pytest.raises(ModelError):
         profile_for_source(ModelSource())
+
+
+def test_a_keras_file_that_is_no_zip_or_a_zip_bomb_is_refused_before_keras(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import zipfile
+
+    from seifer_iac.model import cache
+
+    not_zip = tmp_path / "a.keras"
+    not_zip.write_text("hello")
+    with pytest.raises(ModelError, match=r"not a Keras \.keras file"):
+        profile_for_source(ModelSource(file=str(not_zip)))
+    monkeypatch.setattr(cache, "MAX_MODEL_UNPACKED_BYTES", 2**20)  # the same rule at a testable scale
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.weights.h5", bytes(2**21))  # 2 MiB of zeros: 2 KiB on disk
+    assert bomb.stat().st_size < 2**16
+    with pytest.raises(ModelError, match="unpacks to 2,097,152 bytes"):
+        profile_for_source(ModelSource(file=str(bomb)))

@@ -93,3 +93,20 @@ def test_fresh_process_loads_and_reproduces(tmp_path: Path, application) -> None
         hashlib.sha256((tmp_path / "small.fresh").read_bytes()).hexdigest()
         == hashlib.sha256(here).hexdigest()
     )
+
+
+def test_normalization_layers_round_trip_as_in_efficientnet():
+    """Normalization's scalar `count` came back with shape (1,) and refused to load (every EfficientNet
+    partition holding the stem failed on the tensorflow backend)."""
+    import keras
+
+    from seifer_iac.model.split import split_model
+
+    inputs = keras.Input((8, 8, 3), name="input")
+    x = keras.layers.Rescaling(1 / 255.0, name="rescale")(inputs)
+    x = keras.layers.Normalization(axis=-1, name="norm")(x)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    part = split_model(keras.Model(inputs, x), [1])[1]
+    loaded = load_partition(dump_partition(part))
+    sample = np.random.default_rng(0).random((1, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict_on_batch(sample), part.predict_on_batch(sample))

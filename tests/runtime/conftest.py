@@ -15,7 +15,7 @@ import zmq
 
 from runtime.codecs import CodecSpec
 from runtime.frames import Rejected, decode, encode, reply_header
-from runtime.localchain import LocalChain, write_chain
+from seifer_iac.bench.localchain import LocalChain, write_chain
 
 INPUT_SHAPE = (1, 8, 8, 3)
 

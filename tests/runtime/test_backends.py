@@ -11,7 +11,7 @@ import pytest
 
 from runtime.backends import BackendError, litert_runner, load_runner, tensorflow_runner
 from runtime.config import BackendConfig
-from runtime.localchain import LocalChain
+from seifer_iac.bench.localchain import LocalChain
 
 from .conftest import TinySplit
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from runtime.client import InferError, infer, wait_ready
-from runtime.localchain import free_ports
+from seifer_iac.bench.localchain import free_ports
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from runtime.client import InferError, infer, list_models, model_metadata, wait_ready
-from runtime.localchain import ChainFiles, LocalChain, write_chain
 from runtime.metrics import parse_text
+from seifer_iac.bench.localchain import ChainFiles, LocalChain, write_chain
 
 from .conftest import FakeStage, wait_for
 

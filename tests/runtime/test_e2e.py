@@ -19,8 +19,8 @@ from click.testing import CliRunner
 from runtime.client import infer
 from runtime.codecs import CodecSpec
 from runtime.frames import Header, encode
-from runtime.localchain import ChainFiles, LocalChain
 from runtime.metrics import parse_text
+from seifer_iac.bench.localchain import ChainFiles, LocalChain
 
 from .conftest import PLAN, VERSION, TinySplit, wait_for
 

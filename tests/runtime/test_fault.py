@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from runtime.client import InferError, infer
-from runtime.localchain import LocalChain, rewrite_dispatcher
 from runtime.metrics import parse_text
+from seifer_iac.bench.localchain import LocalChain, rewrite_dispatcher
 
 from .conftest import TinySplit
 

@@ -16,8 +16,8 @@ import pytest
 
 from runtime.codecs import CodecSpec
 from runtime.frames import Decoded, Header, Rejected, decode, encode
-from runtime.localchain import LocalChain, write_chain
 from runtime.stage import Identity, handle
+from seifer_iac.bench.localchain import LocalChain, write_chain
 
 from .conftest import wait_for
 
