@@ -6,6 +6,7 @@ import click
 
 from seifer_iac.profile import codec_problems
 from seifer_iac.spec import Spec, SpecError, load_spec
+from seifer_iac.spec.image import unpinned_warning
 from seifer_iac.spec.units import format_bytes
 
 
@@ -50,6 +51,8 @@ def command(spec_path: str) -> None:
         for problem in problems:
             click.echo(f"{spec_path}: {problem}", err=True)
         raise SystemExit(2)
+    if warning := unpinned_warning(spec.runtime.image):
+        click.echo(f"warning: {warning}", err=True)
     schedulable = [n for n in spec.cluster.nodes if n.schedulable]
     memory = sum(n.usable_memory_bytes for n in schedulable)
     click.echo(

@@ -24,6 +24,7 @@ from seifer_iac.spec.documents import (
     too_deep,
 )
 from seifer_iac.spec.errors import SpecError, field_path
+from seifer_iac.spec.image import default_pull_policy, digest_problem
 from seifer_iac.spec.model import (
     ZFP_MIN_BLOCK_BITS,
     ZFP_MIN_RATE,
@@ -117,12 +118,6 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
     if builder.problems:
         raise SpecError(source, _capped(builder.problems))
     return spec
-
-
-def default_pull_policy(image: str) -> str:
-    """IfNotPresent for an image pinned by digest (the bytes cannot change); Always for a tag, so every
-    node runs what the tag names now (an offline cluster sets imagePullPolicy or pins a digest)."""
-    return "IfNotPresent" if "@sha256:" in image else "Always"
 
 
 def _capped(problems: list[str]) -> list[str]:
@@ -419,6 +414,8 @@ class _Builder:
                 f'runtime.precision: "{precision}" needs backend litert; the tensorflow backend runs fp32 '
                 "only (remove runtime.precision or set runtime.backend: litert)"
             )
+        if problem := digest_problem(raw["image"]):
+            self.problems.append(problem)
         overhead = self.unit(parse_size, raw.get("memoryOverhead", 0), "runtime.memoryOverhead", 0)
         if overhead < 0:
             self.problems.append(f'runtime.memoryOverhead: "{raw["memoryOverhead"]}" must be at least 0')

@@ -206,7 +206,7 @@ class Runtime:
     codec: Codec
     queue_depth: int = 2
     memory_overhead_bytes: int = 0
-    image_pull_policy: str = "IfNotPresent"
+    image_pull_policy: str = "IfNotPresent"  # the loader's default: IfNotPresent with a digest, else Always
     backend: str = "litert"
     precision: str = "fp32"
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
