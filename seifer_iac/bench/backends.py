@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from seifer_iac.local.cgroups import vm_hwm_bytes
 from seifer_iac.planner.cost import CostModel, stage_memory_bytes
 from seifer_iac.planner.memory import MemoryModel, stage_model
 from seifer_iac.profile import Profile
@@ -68,14 +69,6 @@ class ModelRow:
     relative_error: float
     top1_agreement: float
     dispatcher_peak_bytes: int
-
-
-def vm_hwm_bytes(pid: int) -> int:
-    """The process's peak resident set size (VmHWM), what a memory limit must hold."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def balanced_ranges(profile: Profile, parts: int) -> list[tuple[int, int]]:
@@ -181,8 +174,8 @@ def measure_model(
             chain.start_dispatcher()
             chain.wait_dispatcher_ready(120)
             result = drive(files.url, "bench", lambda i: inputs[i], requests, 4, timeout_s=300)
-            peaks = [vm_hwm_bytes(chain.procs[f"stage-{s}"].pid) for s in range(1, len(blobs) + 1)]
-            dispatcher_peak = vm_hwm_bytes(chain.procs["dispatcher"].pid)
+            peaks = [vm_hwm_bytes(chain.procs[f"stage-{s}"].pid) or 0 for s in range(1, len(blobs) + 1)]
+            dispatcher_peak = vm_hwm_bytes(chain.procs["dispatcher"].pid) or 0
         for index, (first, last) in enumerate(ranges):
             weights, activations, buffers = _stage_figures(profile, first, last)
             inp = profile.input_bytes if first == 0 else blocks[first - 1].output_bytes

@@ -9,24 +9,13 @@ import click
 import numpy as np
 
 from seifer_iac.bench.load import drive, undilated
+from seifer_iac.local.cgroups import vm_hwm_bytes
 from seifer_iac.local.runner import RunningPipeline
 from seifer_iac.release import Release
 
 CHECKED_ANSWERS = 3
 MIB = 2**20
 QUANTITY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-
-
-def peak_resident_bytes(pid: int) -> int | None:
-    """VmHWM of a live process: the most it has held, what a kubelet's memory limit is measured against."""
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def memory_limits(manifests: tuple[dict, ...]) -> dict[str, int]:
@@ -46,7 +35,7 @@ def memory_lines(release: Release, running: RunningPipeline) -> list[str]:
     lines = []
     for status in running.supervisor.status():
         limit = limits.get(status.name)
-        peak = peak_resident_bytes(status.pid) if status.pid else None
+        peak = vm_hwm_bytes(status.pid) if status.pid else None
         if limit is None or peak is None:
             continue
         verdict = "within" if peak <= limit else "OVER"

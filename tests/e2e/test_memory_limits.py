@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from seifer_iac.bench.load import drive
-from seifer_iac.cli.demo import memory_limits, peak_resident_bytes
+from seifer_iac.cli.demo import memory_limits
+from seifer_iac.local.cgroups import vm_hwm_bytes
 from seifer_iac.local.runner import LocalOptions, run_local
 from seifer_iac.model.cache import profile_for_source
 from seifer_iac.planner.cost import CostModel
@@ -103,7 +104,7 @@ def test_every_process_peaks_within_its_limit_and_above_60_percent(
             running.dispatcher_url, release.spec.name, inputs, 3 * IN_FLIGHT, IN_FLIGHT, timeout_s=600
         )
         assert result.answered == result.requests, result.errors[:3]
-        peaks = {s.name: peak_resident_bytes(s.pid) for s in running.supervisor.status()}
+        peaks = {s.name: vm_hwm_bytes(s.pid) for s in running.supervisor.status()}
     assert set(peaks) == set(limits) and len(peaks) == 3
     for process, peak in peaks.items():
         limit = limits[process]
