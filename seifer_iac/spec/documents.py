@@ -47,15 +47,7 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
     device is refused without reading from it (and a file swapped between check and open is still checked).
     """
     source = str(path)
-    try:
-        info = os.stat(source)
-    except FileNotFoundError:
-        raise DocumentError(source, f"no such file; pass the path of {what}") from None
-    except OSError as error:
-        raise DocumentError(source, f"cannot read the file ({error.strerror or error})") from None
-    refused = _not_regular(info.st_mode, what)
-    if refused:
-        raise DocumentError(source, refused)
+    check_regular_file(source, what)
     try:
         descriptor = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
