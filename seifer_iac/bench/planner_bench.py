@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seifer_iac.bench.grid import bandwidth_bits_per_s
 from seifer_iac.planner.cost import CostModel
 from seifer_iac.planner.errors import PlanningError
 from seifer_iac.planner.hop_costs import measured_hop_costs
@@ -51,11 +52,6 @@ FAMILIES = {
     " with per-hop and codec costs",
     "compute-bound-shared": "the same clusters on one shared medium (cluster.bandwidth.medium: shared)",
 }
-
-
-def channel_bits_per_s(distance_m: float) -> float:
-    """The research's channel model: log2(1 + 283230 / d^2) Mbit/s."""
-    return math.log2(1.0 + 283230.0 / max(distance_m, 1e-3) ** 2) * 1e6
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ def cluster_for(case: Case) -> Cluster:
     ]
     nodes.append(Node(name=DISPATCHER, memory_bytes=4096 * MIB, flops_per_s=1e9, schedulable=False))
     links = [
-        Link(names[a], names[b], case.link_factor * channel_bits_per_s(float(np.hypot(*(xy[a] - xy[b])))))
+        Link(names[a], names[b], case.link_factor * bandwidth_bits_per_s(float(np.hypot(*(xy[a] - xy[b])))))
         for a in range(case.nodes + 1)
         for b in range(case.nodes + 1)
         if a != b
