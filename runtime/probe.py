@@ -13,11 +13,11 @@ nothing but the standard library (it must start fast and run in the smallest ima
   second, what the runtime's frames get. A link that counts whole frames (a Wi-Fi or Ethernet rate, an
   HTB class of the emulator) delivers about 94-96 % of its rate as TCP payload (headers of 66 bytes per
   1448), so the figure is that much below the link's nominal rate, as a stage would see it.
-- `speed`: runs the partitions a probe config names (`DIR/probe.json`, below) with the spec's backend
-  (`runtime.backends.load_runner`, exactly as a stage loads them), one after the other on zeros; a repeat
-  runs the chain at least `--min-seconds` (so a CPU quota's period averages out) and records the WALL
-  seconds per pass, which is what a node with a CPU limit or a slow core really gives. `flopsPerSecond`
-  is the profile's FLOPs of one pass over the median of those seconds.
+- `speed`: loads the partitions a probe config names (`DIR/probe.json`, below) with the spec's backend
+  (`runtime.backends.load_runner`, exactly as a stage loads them) and times each on zeros, called again and
+  again for at least `--min-seconds` (default 1 s: many periods of a CPU quota) as a stage calls it; a
+  repeat's pass is the sum of the partitions' WALL seconds per call, which is what a node with a CPU limit
+  or a slow core really gives. `flopsPerSecond` is the profile's FLOPs of one pass over the median pass.
 
 Failures (no route, refused, a timeout, a bad config) print the same keys with `"error": "<one line>"` and
 exit 0, so a Job's log is collected like any other; nothing waits without a timeout.
@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import hashlib
 import json
-import math
 import socket
 import statistics
 import struct
@@ -343,10 +343,32 @@ def partition_blob(part: dict[str, Any], directory: Path) -> bytes:
     return blob
 
 
+def timed_repeat(one_pass: Callable[[], object], min_seconds: float) -> float:
+    """Wall seconds per call over as many calls as fill `min_seconds`.
+
+    Counted by the clock, not by a pass count fixed in advance: under a CPU quota a pass count sized from
+    one call can fit inside a single quota period and never be throttled. A quota's granularity (one
+    period's worth of CPU) still shifts a repeat by up to period / min_seconds, so a repeat must span many
+    periods: 20 ms in the emulator, 100 ms for a Kubernetes CPU limit (use --min-seconds 2 or more there).
+    """
+    count = 0
+    start = time.perf_counter()
+    while True:
+        one_pass()
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / count
+
+
 def measure_speed(
     directory: Path, config: dict[str, Any], repeats: int, min_seconds: float
 ) -> tuple[int, list[float]]:
-    """(FLOPs of one pass over the config's partitions, wall seconds of one pass per repeat)."""
+    """(FLOPs of one pass over the config's partitions, wall seconds of one pass per repeat).
+
+    Each partition is timed on its own, called again and again, as a stage process runs it (its weights
+    stay warm in the caches); a repeat's pass is the sum of the partitions' times per call.
+    """
     import numpy as np
 
     from runtime.backends import BackendError, load_runner
@@ -368,20 +390,10 @@ def measure_speed(
         dtype = DATATYPES[part["input"].get("datatype", "FP32")]
         steps.append((run, np.zeros(shape, dtype=dtype)))
 
-    def one_pass() -> None:
-        for run, zeros in steps:
-            run(zeros)
-
-    start = time.perf_counter()
-    one_pass()  # a warm pass also sizes the repeats
-    single = max(time.perf_counter() - start, 1e-6)
-    calls = max(1, math.ceil(min_seconds / single))
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            one_pass()
-        seconds.append((time.perf_counter() - start) / calls)
+    calls = [functools.partial(run, zeros) for run, zeros in steps]
+    for call in calls:
+        call()  # warm: the first call pays for lazy allocations
+    seconds = [sum(timed_repeat(call, min_seconds) for call in calls) for _ in range(repeats)]
     flops = sum(int(part["flops"]) for part in config["partitions"])
     return flops, seconds
 
@@ -410,7 +422,12 @@ def parser() -> argparse.ArgumentParser:
     spd.add_argument("--node", required=True)
     spd.add_argument("--config", required=True, help="directory holding probe.json")
     spd.add_argument("--repeats", type=int, default=5)
-    spd.add_argument("--min-seconds", type=float, default=0.5, help="least wall time of one repeat")
+    spd.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="least wall time per partition and repeat (many CPU-quota periods)",
+    )
     return top
 
 

@@ -106,15 +106,15 @@ class Estimate:
     assumed: tuple[Pair, ...]  # pairs the spec gives no bandwidth for
     assumed_bits_per_s: float
 
-    def describe(self) -> str:
+    def describe(self, assumption: str | None = None) -> str:
+        """One line; `assumption` replaces the default note on the pairs the spec gives no rate for."""
         text = (
             f"{self.transfers} transfers in {self.rounds} rounds (each node in one transfer at a time): "
             f"about {_duration(self.seconds)}"
         )
         if self.assumed:
-            text += (
-                f"; {len(self.assumed)} pairs have no bandwidth in the spec, counted at "
-                f"{self.assumed_bits_per_s / 1e6:g} Mbit/s"
+            text += f"; {len(self.assumed)} pairs have no bandwidth in the spec, " + (
+                assumption or f"counted at {self.assumed_bits_per_s / 1e6:g} Mbit/s"
             )
         return text
 
