@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import math
 from collections import defaultdict, deque
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from seifer_iac.spec.documents import (
 )
 from seifer_iac.spec.errors import SpecError, field_path
 from seifer_iac.spec.image import default_pull_policy, digest_problem
+from seifer_iac.spec.measured import MeasuredCluster, read_measured
 from seifer_iac.spec.model import (
     ZFP_MIN_BLOCK_BITS,
     ZFP_MIN_RATE,
@@ -168,8 +170,9 @@ class _Builder:
                 f'metadata.name: "{meta["name"]}" is {len(meta["name"])} characters; use at most '
                 f"{MAX_NAME_LENGTH} so object names like <name>-stage-12 stay valid"
             )
-        planner = self.planner()
-        cluster = self.cluster(planner_reference=self.reference_speed())
+        reference = self.reference_speed()
+        planner = replace(self.planner(), reference_flops_per_s=reference)
+        cluster = self.cluster(planner_reference=reference)
         dispatcher = self.dispatcher(cluster)
         runtime = self.runtime()
         self.check_dispatcher_arch(cluster, dispatcher.node, runtime)
@@ -270,8 +273,21 @@ class _Builder:
             seed=model.get("seed", 0),
         )
 
+    def measured(self) -> MeasuredCluster | None:
+        """The included measured-cluster file (cluster.measured, relative to the spec), if any."""
+        name = self.data["cluster"].get("measured")
+        if name is None:
+            return None
+        try:
+            return read_measured(self.base_dir / name)
+        except SpecError as error:
+            self.problems += [f"cluster.measured: {line}" for line in str(error).splitlines()]
+            return None
+
     def cluster(self, planner_reference: float) -> Cluster:
         nodes_data = self.data["cluster"]["nodes"]
+        measured = self.measured()
+        any_absolute = any(isinstance(raw.get("speed"), str) for raw in nodes_data)
         nodes = []
         seen: dict[str, int] = {}
         for i, raw in enumerate(nodes_data):
@@ -291,16 +307,23 @@ class _Builder:
                     f'{where}.reserved: "{raw.get("reserved")}" must be at least 0 and less than the node\'s '
                     f"memory ({raw['memory']})"
                 )
+            found = measured.speed(raw["name"]) if measured is not None and "speed" not in raw else None
+            if found is not None:  # the spec's own speed wins; a measured one fills in where it says none
+                flops, absolute = found.flops_per_s, found.absolute
+            else:
+                flops = self.speed(raw.get("speed", 1.0), f"{where}.speed", planner_reference)
+                absolute = isinstance(raw.get("speed"), str) or ("speed" not in raw and any_absolute)
             nodes.append(
                 Node(
                     name=raw["name"],
                     memory_bytes=memory or 0,
-                    flops_per_s=self.speed(raw.get("speed", 1.0), f"{where}.speed", planner_reference),
+                    flops_per_s=flops,
                     reserved_bytes=reserved,
                     schedulable=raw.get("schedulable", True),
                     arch=raw.get("arch"),
                     labels=tuple(sorted(raw.get("labels", {}).items())),
                     cpus=float(raw.get("cpus", 1)),
+                    speed_absolute=absolute,
                 )
             )
         if not any(n.schedulable for n in nodes):
@@ -311,6 +334,8 @@ class _Builder:
             default = self.unit(parse_bandwidth, bandwidth["default"], "cluster.bandwidth.default", None)
             self.bandwidth_unknown = default is None
         links = self.links(bandwidth.get("links", []), set(seen))
+        if measured is not None:
+            links = with_measured(links, measured, set(seen))
         medium = bandwidth.get("medium", "switched")
         return Cluster(nodes=tuple(nodes), links=links, default_bits_per_s=default, medium=medium)
 
@@ -384,19 +409,24 @@ class _Builder:
     def check_reachable(self, cluster: Cluster, start: str) -> None:
         """Every node must be reachable from the dispatcher over links with bandwidth: a breadth-first
         search over the link table, linear in nodes + links (a default bandwidth links every pair)."""
-        if cluster.default_bits_per_s or self.bandwidth_unknown:  # a bandwidth already reported is no link
+        if self.bandwidth_unknown:  # a bandwidth already reported is no link
             return
-        neighbours: dict[str, list[str]] = defaultdict(list)
-        for link in cluster.links:
-            if link.bits_per_s > 0:
-                neighbours[link.source].append(link.target)
-        reached = {start}
-        queue = deque([start])
-        while queue:
-            for other in neighbours[queue.popleft()]:
-                if other not in reached:
-                    reached.add(other)
-                    queue.append(other)
+        if cluster.default_bits_per_s:
+            reached = _reached_with_default(cluster, start)
+            if reached is None:
+                return
+        else:
+            neighbours: dict[str, list[str]] = defaultdict(list)
+            for link in cluster.links:
+                if link.bits_per_s > 0:
+                    neighbours[link.source].append(link.target)
+            reached = {start}
+            queue = deque([start])
+            while queue:
+                for other in neighbours[queue.popleft()]:
+                    if other not in reached:
+                        reached.add(other)
+                        queue.append(other)
         for i, node in enumerate(cluster.nodes):
             if node.name not in reached:
                 self.problems.append(
@@ -498,3 +528,43 @@ class _Builder:
         return WeightsOptions(
             delivery=raw.get("delivery", "configmap"), chunk_bytes=chunk, max_configmap_total_bytes=total
         )
+
+
+def with_measured(links: tuple[Link, ...], measured: MeasuredCluster, names: set[str]) -> tuple[Link, ...]:
+    """The spec's links plus the measured ones for every pair the spec's links do not give (a listed link
+    covers both ways unless the reverse is listed too, so it wins both ways); a pair measured as
+    unreachable becomes a link of 0 bps (no link), which also overrides bandwidth.default. Entries naming
+    nodes the spec no longer has are ignored, so removing a board needs no re-measure."""
+    table = {(lk.source, lk.target): lk.bits_per_s for lk in links}
+    given = set(table)
+    for found in measured.links:
+        key = (found.source, found.target)
+        if key not in given and found.source in names and found.target in names:
+            table[key] = found.bits_per_s
+    for lost in measured.unreachable:
+        key = (lost.source, lost.target)
+        if key not in given and lost.source in names and lost.target in names:
+            table[key] = 0.0
+    return tuple(Link(a, b, rate) for (a, b), rate in sorted(table.items()))
+
+
+def _reached_with_default(cluster: Cluster, start: str) -> set[str] | None:
+    """Nodes reachable from start when a default bandwidth links every pair except those given 0 bps
+    (measured as unreachable); None when no pair is 0 (every node is reached). Linear in nodes + links:
+    each node leaves `left` once, and a node kept is kept by one of the few 0 bps pairs."""
+    blocked: dict[str, set[str]] = defaultdict(set)
+    for link in cluster.links:
+        if link.bits_per_s <= 0:
+            blocked[link.source].add(link.target)
+    if not blocked:
+        return None
+    left = set(cluster.node_names) - {start}
+    reached = {start}
+    queue = deque([start])
+    while queue and left:
+        source = queue.popleft()
+        step = [name for name in left if name not in blocked[source]]
+        left.difference_update(step)
+        reached.update(step)
+        queue.extend(sorted(step))
+    return reached

@@ -22,6 +22,8 @@ class Node:
     arch: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     cpus: float = 1.0
+    speed_absolute: bool = False  # the spec writes this node's speed in FLOPS, not relative: measured
+    #                               speeds of it are written the same way (seifer_iac/probe/measured.py)
 
     @property
     def usable_memory_bytes(self) -> int:
@@ -227,6 +229,7 @@ class PlannerOptions:
     seed: int = 0
     on_node_loss: str = "repair"  # repair: move only the lost stages (within repair_margin); replan
     repair_margin: float = 0.10
+    reference_flops_per_s: float = 1e10  # planner.referenceSpeed: what a relative speed of 1.0 means
 
 
 @dataclass(frozen=True)
