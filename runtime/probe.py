@@ -13,7 +13,7 @@ nothing but the standard library (it must start fast and run in the smallest ima
   second, what the runtime's frames get. A link that counts whole frames (a Wi-Fi or Ethernet rate, an
   HTB class of the emulator) delivers about 94-96 % of its rate as TCP payload (headers of 66 bytes per
   1448), so the figure is that much below the link's nominal rate, as a stage would see it.
-- `speed`: loads the partitions a probe config names (`DIR/probe.json`, below) with the spec's backend
+- `speed`: loads the partitions a probe config names (`DIR/speed.json`, below) with the spec's backend
   (`runtime.backends.load_runner`, exactly as a stage loads them) and times each on zeros, called again and
   again for at least `--min-seconds` (default 1 s: many periods of a CPU quota) as a stage calls it; a
   repeat's pass is the sum of the partitions' WALL seconds per call, which is what a node with a CPU limit
@@ -22,13 +22,9 @@ nothing but the standard library (it must start fast and run in the smallest ima
 Failures (no route, refused, a timeout, a bad config) print the same keys with `"error": "<one line>"` and
 exit 0, so a Job's log is collected like any other; nothing waits without a timeout.
 
-The probe config (`DIR/probe.json`; relative paths are relative to DIR):
-    {"backend": {"name": "litert", "precision": "fp32", "threads": 1},
-     "partitions": [{"name": "stage-1", "flops": 1234567,
-                     "input": {"shape": [1, 224, 224, 3], "datatype": "FP32"},
-                     "weights": {"dir": "...", "sha256": "...", "size": 123, "chunks": [...]}}]}
-`weights` is a stage config's weights object (chunk files, each checked); instead of it a partition may name
-one file: `"file": "stage-1.tflite"` with an optional `"sha256"`.
+The speed probe's DIR (docs/CONTRACTS.md): `speed.json` = {"seiferProbe": 1, "node": ..., "backend":
+{"name", "precision", "threads"}, "partitions": [{"config": "stage-1.json", "flops": N}, ...]}, each config
+a stage's own config (relative to DIR), its weight chunks in its `weights.dir`, as a stage pod mounts them.
 """
 
 from __future__ import annotations
@@ -53,7 +49,7 @@ MAGIC = b"SFPB"
 HEADER = struct.Struct(">4sQ")
 MAX_TRANSFER_BYTES = 1 << 34  # 16 GiB: a length beyond it is not a probe (the receiver hangs up)
 CHUNK = 256 * 1024
-CONFIG_NAME = "probe.json"
+CONFIG_NAME = "speed.json"
 DATATYPES = {"FP32": "float32", "FP16": "float16", "INT8": "int8", "UINT8": "uint8", "INT32": "int32"}
 # errors that mean "no path there" (the route says so): retrying cannot help, so a missing link fails at once
 NO_ROUTE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL}
@@ -279,8 +275,8 @@ def _field(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> An
     return value
 
 
-def read_probe_config(directory: Path) -> dict[str, Any]:
-    """DIR/probe.json, checked field by field (errors name the field)."""
+def read_speed_config(directory: Path) -> dict[str, Any]:
+    """DIR/speed.json, checked field by field (errors name the file and field)."""
     path = directory / CONFIG_NAME
     try:
         data = json.loads(path.read_text())
@@ -288,59 +284,47 @@ def read_probe_config(directory: Path) -> dict[str, Any]:
         raise ProbeError(f"cannot read {path}: {err.strerror or err}") from None
     except ValueError as err:
         raise ProbeError(f"{path} is not JSON: {one_line(err)}") from None
-    backend = _field(data, "backend", dict, str(path))
-    name = _field(backend, "name", str, "backend")
+    where = str(path)
+    if _field(data, "seiferProbe", int, where) != PROBE_FORMAT:
+        raise ProbeError(f"{where}.seiferProbe: this probe reads format {PROBE_FORMAT}")
+    backend = _field(data, "backend", dict, where)
+    name = _field(backend, "name", str, f"{where}.backend")
     if name not in ("litert", "tensorflow"):
-        raise ProbeError(f"backend.name: {name!r} is not litert or tensorflow")
-    parts = _field(data, "partitions", list, str(path))
+        raise ProbeError(f"{where}.backend.name: {name!r} is not litert or tensorflow")
+    threads = backend.get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ProbeError(f"{where}.backend.threads: {threads!r} is not a whole number of at least 1")
+    parts = _field(data, "partitions", list, where)
     if not parts:
-        raise ProbeError(f"{path}: partitions is empty")
+        raise ProbeError(f"{where}.partitions: empty (no partition fits this node?)")
     for index, part in enumerate(parts):
-        where = f"partitions[{index}]"
-        flops = _field(part, "flops", int, where)
-        if flops <= 0:
-            raise ProbeError(f"{where}.flops: must be positive")
-        tensor = _field(part, "input", dict, where)
-        shape = _field(tensor, "shape", list, f"{where}.input")
-        if not shape or not all(isinstance(n, int) and not isinstance(n, bool) and n != 0 for n in shape):
-            raise ProbeError(f"{where}.input.shape: {shape!r} is not a shape")
-        if tensor.get("datatype", "FP32") not in DATATYPES:
-            raise ProbeError(f"{where}.input.datatype: {tensor.get('datatype')!r} is not supported")
-        if ("weights" in part) == ("file" in part):
-            raise ProbeError(f"{where}: give exactly one of weights or file")
+        at = f"{where}.partitions[{index}]"
+        _field(part, "config", str, at)
+        if _field(part, "flops", int, at) <= 0:
+            raise ProbeError(f"{at}.flops: must be positive")
     return data
 
 
-def partition_blob(part: dict[str, Any], directory: Path) -> bytes:
-    """The partition's bytes, verified: its weight chunks (as a stage reads them) or one named file."""
-    if "weights" in part:
-        from runtime.config import Chunk, WeightsConfig
-        from runtime.weights import WeightsError, read_weights
+def load_partition_runner(directory: Path, part: dict[str, Any], backend: Any) -> tuple[Any, Any]:
+    """(runner, zero input) of one partition: its stage config read and its weight chunks verified exactly
+    as the stage process does, then loaded by `backend` (the node's threads, the spec's precision)."""
+    import numpy as np
 
-        weights = part["weights"]
-        try:
-            config = WeightsConfig(
-                dir=str(directory / weights["dir"]),
-                sha256=weights["sha256"],
-                size=int(weights["size"]),
-                chunks=tuple(Chunk(c["name"], c["sha256"], int(c["size"])) for c in weights["chunks"]),
-            )
-            return read_weights(config)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ProbeError(
-                f"partition {part.get('name', '?')}: bad weights object ({one_line(err)})"
-            ) from None
-        except WeightsError as err:
-            raise ProbeError(one_line(err)) from None
-    path = directory / str(part["file"])
+    from runtime.backends import BackendError, load_runner
+    from runtime.config import ConfigError, StageConfig, load_config
+    from runtime.weights import WeightsError, read_weights
+
+    path = directory / part["config"]
     try:
-        blob = path.read_bytes()
-    except OSError as err:
-        raise ProbeError(f"cannot read {path}: {err.strerror or err}") from None
-    expected = part.get("sha256")
-    if expected is not None and hashlib.sha256(blob).hexdigest() != expected:
-        raise ProbeError(f"{path}: sha256 differs from the probe config's")
-    return blob
+        config = load_config(path)
+        if not isinstance(config, StageConfig):
+            raise ProbeError(f"{path}: a stage config is needed, not a {config.role} config")
+        run = load_runner(backend, read_weights(config.weights))
+    except (ConfigError, WeightsError, BackendError) as err:
+        raise ProbeError(f"{path.name}: {one_line(err)}") from None
+    shape = [1 if n is None or n < 0 else int(n) for n in config.input.shape]
+    shape[0] = 1
+    return run, np.zeros(shape, dtype=DATATYPES.get(config.input.datatype, "float32"))
 
 
 def timed_repeat(one_pass: Callable[[], object], min_seconds: float) -> float:
@@ -366,34 +350,28 @@ def measure_speed(
 ) -> tuple[int, list[float]]:
     """(FLOPs of one pass over the config's partitions, wall seconds of one pass per repeat).
 
-    Each partition is timed on its own, called again and again, as a stage process runs it (its weights
-    stay warm in the caches); a repeat's pass is the sum of the partitions' times per call.
+    Each partition is loaded, warmed up, timed `repeats` times (called again and again, as a stage process
+    calls it, its weights warm in the caches) and released before the next is loaded, so the probe's peak
+    memory is the largest partition's; repeat r's pass is the sum of the partitions' r-th times per call.
     """
-    import numpy as np
+    import gc
 
-    from runtime.backends import BackendError, load_runner
     from runtime.config import BackendConfig
 
     backend = config["backend"]
     chosen = BackendConfig(
         name=backend["name"],
         precision=str(backend.get("precision", "fp32")),
-        threads=max(1, int(backend.get("threads", 1))),
+        threads=int(backend.get("threads", 1)),
     )
-    steps = []
+    seconds = [0.0] * repeats
     for part in config["partitions"]:
-        try:
-            run = load_runner(chosen, partition_blob(part, directory))
-        except BackendError as err:
-            raise ProbeError(f"partition {part.get('name', '?')}: {one_line(err)}") from None
-        shape = [1 if n < 0 else n for n in part["input"]["shape"]]
-        dtype = DATATYPES[part["input"].get("datatype", "FP32")]
-        steps.append((run, np.zeros(shape, dtype=dtype)))
-
-    calls = [functools.partial(run, zeros) for run, zeros in steps]
-    for call in calls:
-        call()  # warm: the first call pays for lazy allocations
-    seconds = [sum(timed_repeat(call, min_seconds) for call in calls) for _ in range(repeats)]
+        run, zeros = load_partition_runner(directory, part, chosen)
+        run(zeros)  # warm: the first call pays for lazy allocations
+        for index in range(repeats):
+            seconds[index] += timed_repeat(functools.partial(run, zeros), min_seconds)
+        del run
+        gc.collect()
     flops = sum(int(part["flops"]) for part in config["partitions"])
     return flops, seconds
 
@@ -420,7 +398,7 @@ def parser() -> argparse.ArgumentParser:
     link.add_argument("--timeout", type=float, default=120.0, help="seconds one transfer may take")
     spd = commands.add_parser("speed", help="time the model's partitions on this node; print one JSON line")
     spd.add_argument("--node", required=True)
-    spd.add_argument("--config", required=True, help="directory holding probe.json")
+    spd.add_argument("--config", required=True, help="directory holding speed.json and the stage configs")
     spd.add_argument("--repeats", type=int, default=5)
     spd.add_argument(
         "--min-seconds",
@@ -456,7 +434,7 @@ def run_speed(args: argparse.Namespace) -> None:
     try:
         if args.repeats < 1 or not args.min_seconds >= 0:
             raise ProbeError("--repeats must be at least 1 and --min-seconds not negative")
-        config = read_probe_config(Path(args.config))
+        config = read_speed_config(Path(args.config))
         backend = config["backend"]["name"]
         precision = str(config["backend"].get("precision", "fp32"))
         flops, seconds = measure_speed(Path(args.config), config, args.repeats, args.min_seconds)

@@ -6,7 +6,6 @@ against a configured link are measured in the emulator by tests/e2e/test_probe_l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import statistics
@@ -143,30 +142,39 @@ def test_the_receiver_hangs_up_on_what_is_not_a_probe() -> None:
     ours.close()
 
 
-def _probe_config(directory: Path, split: TinySplit, *, chunks: bool) -> int:
-    """Write the three tiny partitions and probe.json; returns their FLOPs (made-up, positive)."""
+def _stage_config(index: int, split: TinySplit, weights: dict) -> dict:
+    """A stage config as the manifests render it (schemas/stage-config.schema.json)."""
+    return {
+        "role": "stage", "pipeline": "tiny", "stage": index, "stages": 3, "modelName": "tiny",
+        "modelVersion": "1", "planHash": "0" * 64,
+        "listen": {"dataPort": 5600 + index, "httpPort": 8600 + index},
+        "next": {"host": "127.0.0.1", "port": 5601 + index}, "codec": {"name": "none"}, "queueDepth": 2,
+        "weights": weights, "backend": {"name": "litert", "precision": "fp32", "threads": 1},
+        "input": split.tensors[index - 1], "output": split.tensors[index],
+    }  # fmt: skip
+
+
+def _probe_config(directory: Path, split: TinySplit) -> int:
+    """The three tiny partitions as stage configs + weight chunks, and speed.json; returns their FLOPs
+    (made up: the probe takes them from the config, the planner's figure)."""
     partitions = []
-    for index, (blob, tensor) in enumerate(zip(split.blobs, split.tensors, strict=False), start=1):
-        entry: dict = {"name": f"stage-{index}", "flops": 1000 * index, "input": tensor}
-        if chunks:
-            weights = write_chunks(blob, directory / f"w{index}", 4096, prefix=f"s{index}")
-            weights["dir"] = f"w{index}"  # relative to the config's directory
-            entry["weights"] = weights
-        else:
-            (directory / f"stage-{index}.tflite").write_bytes(blob)
-            entry["file"] = f"stage-{index}.tflite"
-            entry["sha256"] = hashlib.sha256(blob).hexdigest()
-        partitions.append(entry)
-    config = {"backend": {"name": "litert", "precision": "fp32", "threads": 1}, "partitions": partitions}
-    (directory / "probe.json").write_text(json.dumps(config))
+    for index, blob in enumerate(split.blobs, start=1):
+        weights = write_chunks(blob, directory / "weights", 4096, prefix=f"s{index}")
+        config = _stage_config(index, split, weights)
+        (directory / f"stage-{index}.json").write_text(json.dumps(config))
+        partitions.append({"config": f"stage-{index}.json", "flops": 1000 * index})
+    speed = {
+        "seiferProbe": 1, "node": "pi-1", "backend": {"name": "litert", "precision": "fp32", "threads": 1},
+        "partitions": partitions,
+    }  # fmt: skip
+    (directory / "speed.json").write_text(json.dumps(speed))
     return sum(p["flops"] for p in partitions)
 
 
-@pytest.mark.parametrize("chunks", [True, False], ids=["weight-chunks", "one-file"])
 def test_speed_runs_the_partitions_and_divides_their_flops_by_the_median_pass(
-    tiny_split: TinySplit, tmp_path: Path, chunks: bool
+    tiny_split: TinySplit, tmp_path: Path
 ) -> None:
-    flops = _probe_config(tmp_path, tiny_split, chunks=chunks)
+    flops = _probe_config(tmp_path, tiny_split)
     result, done = _probe("speed", "--node", "pi-1", "--config", str(tmp_path), "--repeats", "3",
                           "--min-seconds", "0.05")  # fmt: skip
     assert done.returncode == 0 and result["error"] is None, result
@@ -184,7 +192,7 @@ def test_speed_runs_the_partitions_and_divides_their_flops_by_the_median_pass(
 
 
 def test_the_speed_probe_on_litert_imports_no_tensorflow(tiny_split: TinySplit, tmp_path: Path) -> None:
-    _probe_config(tmp_path, tiny_split, chunks=False)
+    _probe_config(tmp_path, tiny_split)
     code = (
         "import sys, runtime.probe as p\n"
         f"p.main(['speed', '--node', 'n', '--config', {str(tmp_path)!r}, '--repeats', '1',"
@@ -199,35 +207,47 @@ def test_the_speed_probe_on_litert_imports_no_tensorflow(tiny_split: TinySplit, 
     assert last == "[]"
 
 
+GOOD_BACKEND = {"name": "litert", "precision": "fp32", "threads": 1}
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [
         ("not json", "is not JSON"),
-        ({"partitions": []}, "missing 'backend'"),
-        ({"backend": {"name": "onnx"}, "partitions": [{}]}, "backend.name"),
-        ({"backend": {"name": "litert"}, "partitions": []}, "partitions is empty"),
-        ({"backend": {"name": "litert"}, "partitions": [{"flops": -1}]}, "partitions[0].flops"),
-        (
-            {"backend": {"name": "litert"}, "partitions": [{"flops": 1, "input": {"shape": [1, 8]}}]},
-            "exactly one of weights or file",
-        ),
-        (
-            {"backend": {"name": "litert"},
-             "partitions": [{"flops": 1, "input": {"shape": [1, 8]}, "file": "missing.tflite"}]},
-            "cannot read",
-        ),
-        (
-            {"backend": {"name": "litert"},
-             "partitions": [{"flops": 1, "input": {"shape": [1, 8]}, "file": "probe.json"}]},
-            "LiteRT cannot load",
-        ),
+        ({"backend": GOOD_BACKEND, "partitions": []}, "missing 'seiferProbe'"),
+        ({"seiferProbe": 2, "backend": GOOD_BACKEND, "partitions": []}, "reads format 1"),
+        ({"seiferProbe": 1, "partitions": []}, "missing 'backend'"),
+        ({"seiferProbe": 1, "backend": {"name": "onnx"}, "partitions": [{}]}, "backend.name"),
+        ({"seiferProbe": 1, "backend": {"name": "litert", "threads": 0}, "partitions": [{}]},
+         "backend.threads"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": []}, "partitions: empty"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"flops": 1}]},
+         "partitions[0]: missing 'config'"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"config": "s.json", "flops": -1}]},
+         "partitions[0].flops"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"config": "missing.json", "flops": 1}]},
+         "cannot read config"),
     ],
 )  # fmt: skip
-def test_a_bad_probe_config_is_one_error_line_naming_the_field(
+def test_a_bad_speed_config_is_one_error_line_naming_the_field(
     tmp_path: Path, config: object, named: str
 ) -> None:
-    (tmp_path / "probe.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    (tmp_path / "speed.json").write_text(config if isinstance(config, str) else json.dumps(config))
     result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
     assert done.returncode == 0
     assert named in result["error"], result["error"]
     assert result["flopsPerSecond"] is None and result["seconds"] == []
+
+
+def test_a_corrupt_weight_chunk_or_a_blob_litert_cannot_load_is_an_error_line(
+    tiny_split: TinySplit, tmp_path: Path
+) -> None:
+    _probe_config(tmp_path, tiny_split)
+    chunk = sorted((tmp_path / "weights").iterdir())[0]
+    chunk.write_bytes(b"x" + chunk.read_bytes()[1:])
+    result, _ = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
+    assert "sha256" in result["error"] and "stage-1.json" in result["error"]
+    garbage = write_chunks(b"not a flatbuffer" * 8, tmp_path / "junk", 4096, prefix="junk")
+    (tmp_path / "stage-1.json").write_text(json.dumps(_stage_config(1, tiny_split, garbage)))
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
+    assert done.returncode == 0 and "LiteRT cannot load" in result["error"], result["error"]
