@@ -249,6 +249,15 @@ class _Gatherer:
 
     def speed(self, result: dict[str, Any]) -> None:
         node = self.node(result.get("node"), "node")
+        error = _error(result)
+        seconds = _seconds(result)
+        _optional_rate(result, "flopsPerSecond")
+        samples = self.speeds.setdefault(node, _Samples())
+        if error is not None:  # a probe that failed early knows no backend or FLOPs yet: null is fine
+            if seconds:
+                raise ValueError("a result with an error has no seconds")
+            self.add(samples, [], 0.0, error)
+            return
         backend = _text(result.get("backend"), "backend", 32)
         precision = _text(result.get("precision", "fp32"), "precision", 32)
         runtime = self.spec.runtime
@@ -259,15 +268,11 @@ class _Gatherer:
         flops = _number(result.get("flops"))
         if flops is None or not flops > 0:
             raise ValueError("flops must be a positive number")
-        seconds = _seconds(result)
-        error = _error(result)
-        _optional_rate(result, "flopsPerSecond")
-        if error is None and not seconds:
+        if not seconds:
             raise ValueError("a result without an error needs seconds")
         for s in seconds:
             if not MIN_FLOPS <= flops / s <= MAX_FLOPS:
                 raise ValueError("a speed outside 1 FLOP/s .. 1 EFLOP/s")
-        samples = self.speeds.setdefault(node, _Samples())
         samples.backend, samples.precision = backend, precision
         self.add(samples, seconds, flops, error)
 
