@@ -23,7 +23,6 @@ Pure: plain dicts in a fixed order, so the same spec gives byte-identical files.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,6 @@ from seifer_iac.manifests.naming import (
     service_host,
 )
 from seifer_iac.manifests.render import namespace_object
-from seifer_iac.planner.memory import stage_model
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.policy import PLANNED_MEMORY_ANNOTATION
 from seifer_iac.probe.collect import probe_nodes
@@ -265,59 +263,64 @@ def _stage_configs(manifests: Sequence[dict[str, Any]]) -> dict[int, tuple[dict[
     return found
 
 
-def speed_memory_bytes(spec: Spec, stages: Sequence[Stage]) -> int:
-    """All of the stages' partitions loaded in one process (the speed probe loads them, then times the
-    chain): each stage's planned memory, with the process's base counted once instead of per stage."""
-    model = stage_model(spec.runtime.backend, spec.runtime.precision)
-    base = math.ceil(model.base_bytes * (1.0 + model.headroom))
-    return sum(s.memory_bytes for s in stages) - base * (len(stages) - 1)
+def speed_memory_bytes(stages: Sequence[Stage]) -> int:
+    """The speed probe holds one partition at a time (docs/CONTRACTS.md), so its peak is at most the
+    largest stage's planned memory (which also counts queue buffers the probe never fills)."""
+    return max(s.memory_bytes for s in stages)
 
 
 def speed_stages(spec: Spec, plan: Plan, node: str) -> tuple[Stage, ...]:
-    """The stages whose partitions the node measures: in chain order, each that still fits its memory."""
+    """The stages whose partitions the node measures: every one whose planned memory fits the node."""
     usable = spec.cluster.node(node).usable_memory_bytes
-    chosen: list[Stage] = []
-    for stage in plan.stages:
-        if speed_memory_bytes(spec, [*chosen, stage]) <= usable:
-            chosen.append(stage)
-    return tuple(chosen)
+    return tuple(s for s in plan.stages if s.memory_bytes <= usable)
 
 
-def probe_config(spec: Spec, node: str, stages: Sequence[Stage], configs: dict[int, Any]) -> dict[str, Any]:
-    """`probe.json` of runtime.probe speed (docs/CONTRACTS.md): each stage's own weights object."""
+def speed_config(spec: Spec, node: str, stages: Sequence[Stage]) -> dict[str, Any]:
+    """`speed.json` of runtime.probe speed (docs/CONTRACTS.md): the node's threads, each partition's
+    stage config file (mounted beside it) and its FLOPs from the profile."""
     return {
+        "seiferProbe": 1,
+        "node": node,
         "backend": {
             "name": spec.runtime.backend,
             "precision": spec.runtime.precision,
             "threads": max(1, int(spec.cluster.node(node).cpus)),
         },
-        "partitions": [
-            {
-                "name": f"stage-{s.index}",
-                "flops": s.flops,
-                "input": {k: configs[s.index][1]["input"][k] for k in ("shape", "datatype")},
-                "weights": configs[s.index][1]["weights"],
-            }
-            for s in stages
-        ],
+        "partitions": [{"config": f"stage-{s.index}.json", "flops": s.flops} for s in stages],
     }
 
 
 def speed_objects(
     spec: Spec, plan: Plan, node: str, index: int, configs: dict[int, Any], options: ProbeOptions
 ) -> tuple[dict[str, Any], dict[str, Any], tuple[Stage, ...]]:
-    """(probe.json ConfigMap, speed Job, stages it runs)."""
+    """(speed.json ConfigMap, speed Job, the stages it runs)."""
     stages = speed_stages(spec, plan, node)
-    text = json.dumps(probe_config(spec, node, stages, configs), sort_keys=True, indent=2) + "\n"
+    text = json.dumps(speed_config(spec, node, stages), sort_keys=True, indent=2) + "\n"
     config_map = storage.config_configmap(
-        f"{spec.name}-speed-{index}", spec.namespace, _labels(spec, "speed", index), "probe.json", text
+        f"{spec.name}-speed-{index}", spec.namespace, _labels(spec, "speed", index), "speed.json", text
     )
+    if not stages:
+        return config_map, {}, stages
     chunks = dict.fromkeys(c["name"] for s in stages for c in configs[s.index][1]["weights"]["chunks"])
-    volumes = [
+    probe_sources = [
         {
-            "name": "probe",
-            "configMap": {"name": config_map["metadata"]["name"], "defaultMode": 0o444},
+            "configMap": {
+                "name": config_map["metadata"]["name"],
+                "items": [{"key": "speed.json", "path": "speed.json"}],
+            }
         },
+        *(
+            {
+                "configMap": {
+                    "name": configs[s.index][0]["metadata"]["name"],
+                    "items": [{"key": "stage.json", "path": f"stage-{s.index}.json"}],
+                }
+            }
+            for s in stages
+        ),
+    ]
+    volumes = [
+        {"name": "probe", "projected": {"defaultMode": 0o444, "sources": probe_sources}},
         {
             "name": "weights",
             "projected": {
@@ -333,7 +336,7 @@ def speed_objects(
         {"name": "weights", "mountPath": WEIGHTS_DIR, "readOnly": True},
     ]
     command = ["speed", "--node", node, "--config", PROBE_DIR, "--repeats", str(options.speed_repeats)]
-    container = _container(spec, command, speed_memory_bytes(spec, stages), mounts)
+    container = _container(spec, command, speed_memory_bytes(stages), mounts)
     job = _job(
         spec,
         f"{spec.name}-speed-{index}",
@@ -395,7 +398,7 @@ def render_probe(
         for node in names:
             config_map, job, stages = speed_objects(spec, plan, node, numbers[node], configs, options)
             if not stages:
-                smallest = min(speed_memory_bytes(spec, [s]) for s in plan.stages)
+                smallest = min(s.memory_bytes for s in plan.stages)
                 unmeasured.append(
                     (node, f"no partition fits its memory (the smallest needs {memory_quantity(smallest)})")
                 )
