@@ -1,0 +1,253 @@
+"""`python -m runtime.probe`: real processes, real sockets on loopback, real LiteRT partitions.
+
+The link figures here are loopback (no rate limit: only the protocol and its timing are checked); rates
+against a configured link are measured in the emulator by tests/e2e/test_probe_local.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime import probe
+from runtime.weights import write_chunks
+from tests.runtime.conftest import TinySplit
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("tensorflow", "keras")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _probe(*args: str, timeout: float = 60) -> tuple[dict, subprocess.CompletedProcess]:
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime.probe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return json.loads(lines[0]), done
+
+
+@pytest.fixture
+def receiver() -> Iterator[int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.probe", "serve", "--port", str(port), "--host", "127.0.0.1"], cwd=ROOT
+    )
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_link_prints_one_line_with_the_interface_keys_and_the_median_rate(receiver: int) -> None:
+    result, done = _probe(
+        "link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(receiver),
+        "--bytes", "3000000", "--repeats", "5",
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert set(result) == {"seiferProbe", "kind", "from", "to", "bytes", "seconds", "bitsPerSecond", "error"}
+    assert (result["seiferProbe"], result["kind"], result["from"], result["to"]) == (1, "link", "a", "b")
+    assert result["error"] is None and result["bytes"] == 3_000_000 and len(result["seconds"]) == 5
+    assert all(s > 0 for s in result["seconds"])
+    assert result["bitsPerSecond"] == pytest.approx(3_000_000 * 8 / statistics.median(result["seconds"]))
+
+
+def test_a_receiver_started_later_is_waited_for_within_the_connect_timeout() -> None:
+    port = _free_port()
+    started: list[subprocess.Popen] = []
+
+    def start_late() -> None:
+        time.sleep(1.0)
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "runtime.probe", "serve", "--port", str(port), "--count", "1"],
+                cwd=ROOT,
+            )
+        )
+
+    thread = threading.Thread(target=start_late)
+    thread.start()
+    try:
+        result, _ = _probe(
+            "link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(port),
+            "--bytes", "1000", "--repeats", "2", "--connect-timeout", "20",
+        )  # fmt: skip
+    finally:
+        thread.join()
+    assert result["error"] is None and len(result["seconds"]) == 2
+    assert started[0].wait(timeout=10) == 0  # --count 1: exits after the one connection
+
+
+def test_a_refused_connection_is_an_error_line_with_exit_zero_and_no_hang() -> None:
+    start = time.monotonic()
+    result, done = _probe(
+        "link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(_free_port()),
+        "--bytes", "1000", "--repeats", "3", "--connect-timeout", "1",
+    )  # fmt: skip
+    assert time.monotonic() - start < 15
+    assert done.returncode == 0
+    assert result["seconds"] == [] and result["bitsPerSecond"] is None
+    assert "cannot connect" in result["error"] and "\n" not in result["error"]
+
+
+def test_a_receiver_that_never_reads_times_the_transfer_out() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        accepted: list[socket.socket] = []
+        thread = threading.Thread(target=lambda: accepted.append(silent.accept()[0]), daemon=True)
+        thread.start()
+        start = time.monotonic()
+        result, done = _probe(
+            "link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(port),
+            "--bytes", "200000000", "--repeats", "1", "--timeout", "1",
+        )  # fmt: skip
+        for conn in accepted:
+            conn.close()
+    assert time.monotonic() - start < 20 and done.returncode == 0
+    assert "took longer than 1 s" in result["error"] and result["bitsPerSecond"] is None
+
+
+def test_the_receiver_hangs_up_on_what_is_not_a_probe() -> None:
+    ours, theirs = socket.socketpair()
+    served = []
+    thread = threading.Thread(target=lambda: served.append(probe.handle_connection(theirs, 5.0)))
+    thread.start()
+    ours.sendall(probe.HEADER.pack(probe.MAGIC, 10) + b"x" * 10)
+    assert ours.recv(probe.HEADER.size) == probe.HEADER.pack(probe.MAGIC, 10)
+    ours.sendall(probe.HEADER.pack(b"HTTP", 10))
+    assert ours.recv(16) == b""  # closed without an answer
+    thread.join(timeout=5)
+    assert served == [1]
+    ours.close()
+
+
+def _stage_config(index: int, split: TinySplit, weights: dict) -> dict:
+    """A stage config as the manifests render it (schemas/stage-config.schema.json)."""
+    return {
+        "role": "stage", "pipeline": "tiny", "stage": index, "stages": 3, "modelName": "tiny",
+        "modelVersion": "1", "planHash": "0" * 64,
+        "listen": {"dataPort": 5600 + index, "httpPort": 8600 + index},
+        "next": {"host": "127.0.0.1", "port": 5601 + index}, "codec": {"name": "none"}, "queueDepth": 2,
+        "weights": weights, "backend": {"name": "litert", "precision": "fp32", "threads": 1},
+        "input": split.tensors[index - 1], "output": split.tensors[index],
+    }  # fmt: skip
+
+
+def _probe_config(directory: Path, split: TinySplit) -> int:
+    """The three tiny partitions as stage configs + weight chunks, and speed.json; returns their FLOPs
+    (made up: the probe takes them from the config, the planner's figure)."""
+    partitions = []
+    for index, blob in enumerate(split.blobs, start=1):
+        weights = write_chunks(blob, directory / "weights", 4096, prefix=f"s{index}")
+        config = _stage_config(index, split, weights)
+        (directory / f"stage-{index}.json").write_text(json.dumps(config))
+        partitions.append({"config": f"stage-{index}.json", "flops": 1000 * index})
+    speed = {
+        "seiferProbe": 1, "node": "pi-1", "backend": {"name": "litert", "precision": "fp32", "threads": 1},
+        "partitions": partitions,
+    }  # fmt: skip
+    (directory / "speed.json").write_text(json.dumps(speed))
+    return sum(p["flops"] for p in partitions)
+
+
+def test_speed_runs_the_partitions_and_divides_their_flops_by_the_median_pass(
+    tiny_split: TinySplit, tmp_path: Path
+) -> None:
+    flops = _probe_config(tmp_path, tiny_split)
+    result, done = _probe("speed", "--node", "pi-1", "--config", str(tmp_path), "--repeats", "3",
+                          "--min-seconds", "0.05")  # fmt: skip
+    assert done.returncode == 0 and result["error"] is None, result
+    assert set(result) == {
+        "seiferProbe", "kind", "node", "backend", "precision", "flops", "seconds", "flopsPerSecond", "error"
+    }  # fmt: skip
+    assert (result["kind"], result["node"], result["backend"], result["precision"]) == (
+        "speed",
+        "pi-1",
+        "litert",
+        "fp32",
+    )
+    assert result["flops"] == flops and len(result["seconds"]) == 3
+    assert result["flopsPerSecond"] == pytest.approx(flops / statistics.median(result["seconds"]), rel=1e-3)
+
+
+def test_the_speed_probe_on_litert_imports_no_tensorflow(tiny_split: TinySplit, tmp_path: Path) -> None:
+    _probe_config(tmp_path, tiny_split)
+    code = (
+        "import sys, runtime.probe as p\n"
+        f"p.main(['speed', '--node', 'n', '--config', {str(tmp_path)!r}, '--repeats', '1',"
+        " '--min-seconds', '0'])\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, check=True
+    )
+    first, last = out.stdout.strip().splitlines()
+    assert json.loads(first)["error"] is None
+    assert last == "[]"
+
+
+GOOD_BACKEND = {"name": "litert", "precision": "fp32", "threads": 1}
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ("not json", "is not JSON"),
+        ({"backend": GOOD_BACKEND, "partitions": []}, "missing 'seiferProbe'"),
+        ({"seiferProbe": 2, "backend": GOOD_BACKEND, "partitions": []}, "reads format 1"),
+        ({"seiferProbe": 1, "partitions": []}, "missing 'backend'"),
+        ({"seiferProbe": 1, "backend": {"name": "onnx"}, "partitions": [{}]}, "backend.name"),
+        ({"seiferProbe": 1, "backend": {"name": "litert", "threads": 0}, "partitions": [{}]},
+         "backend.threads"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": []}, "partitions: empty"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"flops": 1}]},
+         "partitions[0]: missing 'config'"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"config": "s.json", "flops": -1}]},
+         "partitions[0].flops"),
+        ({"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": [{"config": "missing.json", "flops": 1}]},
+         "cannot read config"),
+    ],
+)  # fmt: skip
+def test_a_bad_speed_config_is_one_error_line_naming_the_field(
+    tmp_path: Path, config: object, named: str
+) -> None:
+    (tmp_path / "speed.json").write_text(config if isinstance(config, str) else json.dumps(config))
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
+    assert done.returncode == 0
+    assert named in result["error"], result["error"]
+    assert result["flopsPerSecond"] is None and result["seconds"] == []
+
+
+def test_a_corrupt_weight_chunk_or_a_blob_litert_cannot_load_is_an_error_line(
+    tiny_split: TinySplit, tmp_path: Path
+) -> None:
+    _probe_config(tmp_path, tiny_split)
+    chunk = sorted((tmp_path / "weights").iterdir())[0]
+    chunk.write_bytes(b"x" + chunk.read_bytes()[1:])
+    result, _ = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
+    assert "sha256" in result["error"] and "stage-1.json" in result["error"]
+    garbage = write_chunks(b"not a flatbuffer" * 8, tmp_path / "junk", 4096, prefix="junk")
+    (tmp_path / "stage-1.json").write_text(json.dumps(_stage_config(1, tiny_split, garbage)))
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
+    assert done.returncode == 0 and "LiteRT cannot load" in result["error"], result["error"]
