@@ -133,15 +133,15 @@ def _job(
         "metadata": {
             "name": name,
             "namespace": spec.namespace,
-            "labels": labels,
-            "annotations": annotations,
+            "labels": dict(labels),
+            "annotations": dict(annotations),
         },
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": deadline_s,
             "template": {
                 "metadata": {
-                    "labels": labels,
+                    "labels": dict(labels),
                     "annotations": {**annotations, PLANNED_MEMORY_ANNOTATION: limit},
                 },
                 "spec": pod,
@@ -371,7 +371,7 @@ def _check_rounds(rounds: Sequence[Sequence[tuple[str, str]]], nodes: set[str]) 
 
 def render_probe(
     spec: Spec,
-    plan: Plan,
+    plan: Plan | None,
     manifests: Sequence[dict[str, Any]],
     rounds: Sequence[Sequence[tuple[str, str]]],
     options: ProbeOptions = ProbeOptions(),
@@ -391,6 +391,8 @@ def render_probe(
     speed_jobs: list[dict[str, Any]] = []
     unmeasured: list[tuple[str, str]] = []
     if speed:
+        if plan is None:
+            raise ProbeRenderError("the speed Jobs need the release's plan and manifests")
         configs = _stage_configs(manifests)
         used_chunks: set[str] = set()
         used_configs: set[str] = set()

@@ -21,11 +21,17 @@ FIELD_MANAGER = "seifer-probe"
 WAIT_SLACK_S = 60
 
 
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes a dict shared by two places twice, never as a YAML alias (`&id001`) a reader must follow."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def to_yaml(objects: Sequence[dict[str, Any]]) -> str:
     """Several objects as one multi-document YAML stream, each in its own key order."""
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return "".join(
-        "---\n" + yaml.dump(obj, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1 << 30)
+        "---\n" + yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 30)
         for obj in objects
     )
 
