@@ -9,7 +9,10 @@ prove of every render. Each rule states one property the design depends on:
 - configmap-immutable / configmap-size: weight and config ConfigMaps are content-addressed, so immutable,
   and each stays under Kubernetes' 1 MiB limit for data + binaryData.
 - probes / resources: readiness gates traffic until the partition is verified; memory requests and
-  limits are what the planner sized against the node.
+  limits are what the planner sized against the node. A Job runs to completion and serves nothing
+  (`seifer probe`'s link and speed Jobs), so it needs no probes but a deadline instead:
+- job-deadline: every Job has `activeDeadlineSeconds` (a hung Job would hold its node's memory for ever)
+  and a `backoffLimit` (a failed measurement is reported missing, never retried behind the user's back).
 - security-context / service-account-token: the runtime needs no privileges and no API access.
 - host-namespaces / host-path / host-port: a pod never shares the node's network, PID or IPC namespace,
   mounts a node path, or claims a node port (each would let one stage reach beyond its sandbox).
@@ -159,6 +162,8 @@ def configmap_size(manifests: Iterable[Manifest]) -> list[Violation]:
 def probes(manifests: Iterable[Manifest]) -> list[Violation]:
     found = []
     for obj, pod in _pods(manifests):
+        if obj.get("kind") in ("Job", "CronJob"):
+            continue  # runs to completion and serves nothing: job_deadline bounds it instead
         for c in pod.get("containers") or []:
             missing = [p for p in ("livenessProbe", "readinessProbe") if not c.get(p)]
             if missing:
@@ -170,6 +175,20 @@ def probes(manifests: Iterable[Manifest]) -> list[Violation]:
                         f"container {c.get('name')} has no {' or '.join(missing)}",
                     )
                 )
+    return found
+
+
+def job_deadline(manifests: Iterable[Manifest]) -> list[Violation]:
+    found = []
+    for obj in manifests:
+        if obj.get("kind") != "Job":
+            continue
+        spec = obj.get("spec") or {}
+        missing = [
+            key for key in ("activeDeadlineSeconds", "backoffLimit") if not isinstance(spec.get(key), int)
+        ]
+        if missing:
+            found.append(Violation("job-deadline", "Job", _name(obj), f"has no {' or '.join(missing)}"))
     return found
 
 
@@ -418,7 +437,8 @@ RULES: tuple[tuple[str, str, Rule], ...] = (
     ),
     ("configmap-immutable", "ConfigMaps are immutable (they are content-addressed).", configmap_immutable),
     ("configmap-size", "Each ConfigMap's data + binaryData stays under 1 MiB.", configmap_size),
-    ("probes", "Every container has liveness and readiness probes.", probes),
+    ("probes", "Every container has liveness and readiness probes (a Job's: none needed).", probes),
+    ("job-deadline", "Every Job has activeDeadlineSeconds and backoffLimit.", job_deadline),
     ("resources", "Every container has memory requests and limits.", resources),
     (
         "security-context",

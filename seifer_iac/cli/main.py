@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("seifer_iac.cli.up", "Run the pipeline: --local starts it as local processes."),
     "down": ("seifer_iac.cli.down", "Stop a pipeline started with `seifer up --local`."),
     "infer": ("seifer_iac.cli.infer", "Send one inference request to a running dispatcher."),
+    "probe": ("seifer_iac.cli.probe", "Measure links and node speeds; collect them for cluster.measured."),
     "bench": ("seifer_iac.cli.bench", "Benchmarks: the research's grid, the runtime, the emulated cluster."),
 }
 

@@ -26,7 +26,7 @@ from seifer_iac.spec.documents import DocumentError, read_json
 
 MARKER = ".seifer-render.json"  # the files the last render wrote here: the only ones it may replace
 MARKER_FORMAT = "seifer.render/v1"
-RENDERED_NAME = re.compile(r"^[0-9]{3}-[a-z0-9][a-z0-9.-]*\.yaml$")
+RENDERED_NAME = re.compile(r"^([0-9]{3}-[a-z0-9][a-z0-9.-]*\.yaml|[a-z][a-z0-9-]*\.sh)$")  # .sh: seifer probe
 
 
 class OutputFolderError(Exception):
@@ -89,11 +89,20 @@ def _write_marker(directory: Path, names: set[str]) -> None:
 
 
 def write_manifests(manifests: Sequence[dict[str, Any]], directory: Path) -> list[Path]:
-    """Write one file per manifest into a new, empty or earlier-rendered folder, then remove the files
-    of the earlier render that this one no longer has (content-addressed names change, and a stale
-    ConfigMap file must not be applied again). Nothing else in the folder is touched."""
+    """Write one file per manifest into a new, empty or earlier-rendered folder (write_files)."""
+    return write_files(
+        [(file_name(position, manifest), to_yaml(manifest)) for position, manifest in enumerate(manifests)],
+        directory,
+    )
+
+
+def write_files(files: Sequence[tuple[str, str]], directory: Path) -> list[Path]:
+    """Write (name, text) files into a new, empty or earlier-rendered folder, then remove the files of
+    the earlier render that this one no longer has (content-addressed names change, and a stale
+    ConfigMap file must not be applied again). Nothing else in the folder is touched; a `.sh` file is
+    made executable."""
     previous = earlier_render(directory)
-    names = [file_name(position, manifest) for position, manifest in enumerate(manifests)]
+    names = [name for name, _ in files]
     clashes = sorted(n for n in names if n not in previous and (directory / n).exists())
     if clashes:
         raise OutputFolderError(
@@ -103,9 +112,11 @@ def write_manifests(manifests: Sequence[dict[str, Any]], directory: Path) -> lis
     directory.mkdir(parents=True, exist_ok=True)
     _write_marker(directory, previous | set(names))  # a render cut short still knows what it wrote
     paths = []
-    for name, manifest in zip(names, manifests, strict=True):
+    for name, text in files:
         path = directory / name
-        path.write_text(to_yaml(manifest), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        if name.endswith(".sh"):
+            path.chmod(0o755)
         paths.append(path)
     for stale in sorted(previous - set(names)):
         with contextlib.suppress(FileNotFoundError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ MAX_SAMPLES = 10_000  # per pair or node, over all its lines
 MAX_BYTES = 2**40
 MAX_ERROR_CHARACTERS = 300
 MAX_PROBE_NODES = 100  # 9,900 directed pairs: more is not a probe run anyone waits for
+# `kubectl logs --timestamps`: RFC 3339 with nanoseconds, before the line (after `--prefix`'s `[pod/...] `)
+TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)\s*$")
 
 
 class CollectError(ValueError):
@@ -64,6 +67,7 @@ class Collection:
     rejected: tuple[Rejected, ...]
     rejected_count: int
     ignored: int
+    latest: dt.datetime | None = None  # the newest `kubectl logs --timestamps` time of a result line
 
 
 @dataclass
@@ -175,6 +179,7 @@ class _Gatherer:
         self.rejected_count = 0
         self.results = 0
         self.ignored = 0
+        self.latest: dt.datetime | None = None
 
     def line(self, source: str, number: int, line: str) -> None:
         text = json_object(line)
@@ -203,6 +208,18 @@ class _Gatherer:
         if len(self.seen) < 100_000:
             self.seen.add(text)
         self.results += 1
+        self.note_time(line[: line.find("{")])
+
+    def note_time(self, prefix: str) -> None:
+        match = TIMESTAMP.search(prefix[-64:])
+        if match is None:
+            return
+        try:
+            moment = dt.datetime.fromisoformat(match.group(1) + match.group(2).replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if self.latest is None or moment > self.latest:
+            self.latest = moment
 
     def reject(self, source: str, number: int, reason: str) -> None:
         self.rejected_count += 1
@@ -249,6 +266,15 @@ class _Gatherer:
 
     def speed(self, result: dict[str, Any]) -> None:
         node = self.node(result.get("node"), "node")
+        error = _error(result)
+        seconds = _seconds(result)
+        _optional_rate(result, "flopsPerSecond")
+        samples = self.speeds.setdefault(node, _Samples())
+        if error is not None:  # a probe that failed early knows no backend or FLOPs yet: null is fine
+            if seconds:
+                raise ValueError("a result with an error has no seconds")
+            self.add(samples, [], 0.0, error)
+            return
         backend = _text(result.get("backend"), "backend", 32)
         precision = _text(result.get("precision", "fp32"), "precision", 32)
         runtime = self.spec.runtime
@@ -259,15 +285,11 @@ class _Gatherer:
         flops = _number(result.get("flops"))
         if flops is None or not flops > 0:
             raise ValueError("flops must be a positive number")
-        seconds = _seconds(result)
-        error = _error(result)
-        _optional_rate(result, "flopsPerSecond")
-        if error is None and not seconds:
+        if not seconds:
             raise ValueError("a result without an error needs seconds")
         for s in seconds:
             if not MIN_FLOPS <= flops / s <= MAX_FLOPS:
                 raise ValueError("a speed outside 1 FLOP/s .. 1 EFLOP/s")
-        samples = self.speeds.setdefault(node, _Samples())
         samples.backend, samples.precision = backend, precision
         self.add(samples, seconds, flops, error)
 
@@ -366,6 +388,7 @@ def gather(
         rejected=tuple(gatherer.rejected),
         rejected_count=gatherer.rejected_count,
         ignored=gatherer.ignored,
+        latest=gatherer.latest,
     )
 
 

@@ -115,7 +115,16 @@ def _memory_above_plan(m: list[dict]) -> None:
     limits["memory"] = f"{int(limits['memory'].removesuffix('Mi')) + 1}Mi"
 
 
+def _job_without_deadline(m: list[dict]) -> None:
+    """A Job made of a stage's pod template (everything else compliant), with no activeDeadlineSeconds."""
+    template = copy.deepcopy(_first(m, "Deployment")["spec"]["template"])
+    template["spec"]["restartPolicy"] = "Never"
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "x"}}
+    m.append({**job, "spec": {"backoffLimit": 0, "template": template}})
+
+
 BREAKS: dict[str, list[Callable[[list[dict[str, Any]]], None]]] = {
+    "job-deadline": [_job_without_deadline],
     "host-namespaces": [_host_network, _host_pid],
     "host-path": [_host_path],
     "host-port": [_host_port],

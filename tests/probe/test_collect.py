@@ -104,6 +104,17 @@ def test_missing_pairs_are_those_with_an_error_and_those_never_reported():
     assert {u.name for u in measured.unmeasured_nodes} == {"a", "b", "c"}
 
 
+def test_a_speed_probe_that_failed_early_names_its_error():
+    line = json.dumps(
+        {"seiferProbe": 1, "kind": "speed", "node": "c", "backend": None, "precision": None, "flops": None,
+         "seconds": [], "flopsPerSecond": None, "error": "cannot read /etc/seifer/probe/probe.json"}
+    )  # fmt: skip
+    measured = collect([line], SPEC, WHEN)
+    assert {u.name: u.reason for u in measured.unmeasured_nodes}[
+        "c"
+    ] == "cannot read /etc/seifer/probe/probe.json"
+
+
 def test_a_later_success_wins_over_an_error():
     measured = collect([link("a", "b", (), error="timed out"), link("a", "b")], SPEC, WHEN)
     assert measured.link("a", "b") is not None and not measured.unreachable

@@ -1,0 +1,253 @@
+"""`seifer probe`: measure the cluster's links and node speeds, and turn the results into a file the spec
+includes (`cluster.measured`), so a re-measure is a spec diff that `seifer plan --diff` shows.
+
+- `seifer probe SPEC --render DIR`: Kubernetes Jobs that measure on the cluster, and `DIR/probe.sh`, the
+  kubectl sequence that runs them round by round and saves their logs.
+- `seifer probe collect [--from LOGS] SPEC --out FILE`: the logs (a folder, or `kubectl logs` on standard
+  input) -> the measured-cluster file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+
+MAX_SHOWN_REJECTIONS = 20
+
+
+class ProbeGroup(click.Group):
+    """`seifer probe SPEC ...` measures, `seifer probe collect ...` collects: a first argument that is not
+    a subcommand's name is the SPEC of `measure`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["measure", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("probe", cls=ProbeGroup)
+def command() -> None:
+    """Measure the cluster's links and node speeds instead of guessing them.
+
+    `seifer probe SPEC --render DIR` writes Kubernetes Jobs that measure every directed pair of nodes
+    (bulk TCP transfers, repeated, median payload rate) and each node's speed on the model's own
+    partitions with the spec's backend, in rounds where each node takes part in one transfer at a time,
+    and `DIR/probe.sh` that applies them in order and saves their logs. `seifer probe collect` turns the
+    logs into a measured-cluster file; include it in the spec as `cluster.measured` (the spec's own
+    values win) and `seifer plan --diff` shows what the measurement moves.
+
+    \b
+    Examples:
+      seifer probe stacks/dev.pipeline.yaml --render build/probe
+      sh build/probe/probe.sh build/probe-logs
+      seifer probe collect --from build/probe-logs stacks/dev.pipeline.yaml --out stacks/cluster.measured.yaml
+      kubectl logs -n seifer-dev -l seifer.dev/probe=link --prefix --timestamps --tail=-1 \\
+        | seifer probe collect stacks/dev.pipeline.yaml --out stacks/cluster.measured.yaml
+    """
+
+
+# ------------------------------------------------------------------------------------------- measure
+
+
+@command.command("measure")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=True, path_type=str))
+@click.option(
+    "--render",
+    "render_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the Kubernetes objects and probe.sh into this folder (new, empty, or rendered before).",
+)
+# --local (seifer_iac/probe/local.py: the same probe processes in the emulator) joins --render here.
+@click.option("--pairs", default=None, help="Only these directed pairs: FROM:TO[,FROM:TO...].")
+@click.option("--bytes", "size", type=click.IntRange(1, 2**30), default=4_000_000, show_default=True,
+              help="Payload bytes of each transfer.")  # fmt: skip
+@click.option("--repeats", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Transfers per pair (the median is kept, the spread recorded).")  # fmt: skip
+@click.option("--speed/--no-speed", default=True, show_default=True, help="Also measure node speeds.")
+def measure(
+    spec_path: str, render_dir: Path | None, pairs: str | None, size: int, repeats: int, speed: bool
+) -> None:
+    """Render the Jobs that measure the cluster (`--render DIR`).
+
+    Receivers start first on every node (pulling the image before any transfer), then one round of link
+    Jobs at a time (each node in at most one transfer), then one speed Job per node running the model's
+    own partitions with the spec's backend. `sh DIR/probe.sh` runs that sequence with kubectl and saves
+    the Jobs' logs for `seifer probe collect`.
+
+    \b
+    Example:
+      seifer probe stacks/dev.pipeline.yaml --render build/probe
+      seifer probe stacks/dev.pipeline.yaml --render build/probe --pairs pi-1:pi-2,pi-2:pi-1 --no-speed
+    """
+    if render_dir is None:
+        fail("say where to measure: --render DIR (Kubernetes Jobs)")
+    render(spec_path, render_dir, pairs, size, repeats, speed)
+
+
+def render(
+    spec_path: str, folder: Path, pairs_text: str | None, size: int, repeats: int, speed: bool
+) -> None:
+    from seifer_iac.cli.render import OutputFolderError, earlier_render, write_files
+    from seifer_iac.probe.collect import CollectError, all_pairs, probe_nodes
+    from seifer_iac.probe.jobs import ProbeOptions, ProbeRenderError, render_probe
+    from seifer_iac.probe.schedule import PairsError, estimate, parse_pairs, schedule
+    from seifer_iac.probe.script import SCRIPT_NAME, files
+    from seifer_iac.release import RELEASE_ERRORS, build_release
+
+    started = time.perf_counter()
+    say = lambda message: click.echo(message, err=True)  # noqa: E731
+    if speed:
+        spec, _ = preflight(spec_path, progress=say)
+    else:
+        spec = spec_or_exit(spec_path)
+    try:
+        expected = all_pairs(spec)
+        nodes = list(probe_nodes(spec))
+        wanted = parse_pairs(pairs_text, nodes) if pairs_text is not None else expected
+        rounds = schedule(nodes, wanted)
+        earlier_render(folder)
+    except (CollectError, PairsError, OutputFolderError) as error:
+        fail(str(error))
+    release = None
+    if speed:
+        try:
+            release = build_release(spec, progress=say)
+        except RELEASE_ERRORS as error:
+            fail_lines(str(error).splitlines())
+    options = ProbeOptions(transfer_bytes=size, repeats=repeats)
+    try:
+        probe = render_probe(
+            spec,
+            release.plan if release else None,
+            release.manifests if release else (),
+            rounds,
+            options,
+            speed=speed,
+        )
+        write_files(files(probe, spec_path), folder)
+    except (ProbeRenderError, OutputFolderError) as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot write to {folder}: {error.strerror or error}: {error.filename or folder}")
+    guess = estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=1e6)
+    click.echo(f"{spec.name}: probe written to {folder} in {time.perf_counter() - started:.1f} s")
+    click.echo(f"links: {guess.describe()}")
+    if speed:
+        click.echo(f"speeds: {len(probe.speed)} nodes, one Job each after the links")
+    for node, why in probe.unmeasured:
+        click.echo(f"  not measured: {node}: {why}")
+    click.echo(f"run it: sh {folder / SCRIPT_NAME} {folder / 'logs'}")
+    click.echo(
+        f"then:   seifer probe collect --from {folder / 'logs'} {spec_path} --out cluster.measured.yaml"
+    )
+
+
+# ------------------------------------------------------------------------------------------- collect
+
+
+@command.command("collect")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=True, path_type=str))
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A folder of log files (probe.sh saves one per Job); default: standard input.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The measured-cluster file to write (include it in the spec as cluster.measured).",
+)
+@click.option(
+    "--measured-at",
+    default=None,
+    help="When it was measured (ISO 8601, UTC); default: the newest kubectl log timestamp, else now.",
+)
+def collect_command(spec_path: str, source: Path | None, out: Path, measured_at: str | None) -> None:
+    """Turn probe logs into the measured-cluster file.
+
+    Reads `kubectl logs` output (with or without --timestamps and --prefix) from a folder or standard
+    input, keeps each probe's JSON line, takes each pair's median payload rate and each node's median
+    speed, in the spec's units, and lists the pairs that could not connect (unreachable: the spec loses
+    that link unless it lists it) and what never reported. Lines that are not a valid probe result are
+    skipped and named (source:line) on standard error. The same logs give the same file.
+
+    \b
+    Example:
+      seifer probe collect --from build/probe/logs stacks/dev.pipeline.yaml --out stacks/cluster.measured.yaml
+      kubectl logs -n seifer-dev -l 'seifer.dev/probe in (link,speed)' --prefix --timestamps --tail=-1 \\
+        --max-log-requests=100 | seifer probe collect stacks/dev.pipeline.yaml --out cluster.measured.yaml
+    """
+    from seifer_iac.probe.collect import CollectError, gather
+    from seifer_iac.probe.logs import Budget, LogsError, folder_lines, read_lines
+    from seifer_iac.spec.measured import dump_measured
+
+    spec = spec_or_exit(spec_path)
+    when = _moment(measured_at) if measured_at else dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    if out.exists() and not out.is_file():
+        fail(f"--out {out}: not a regular file; name the measured-cluster file to write")
+    budget = Budget()
+    if source is not None:
+        sources = folder_lines(source, budget)
+    elif sys.stdin.isatty():
+        fail("no logs: pipe `kubectl logs ...` into it, or pass --from FOLDER")
+    else:
+        sources = iter([("stdin", read_lines(sys.stdin.buffer, "stdin", budget))])
+    try:
+        collection = gather(sources, spec, when)
+    except (LogsError, CollectError) as error:
+        fail(str(error))
+    for rejected in collection.rejected[:MAX_SHOWN_REJECTIONS]:
+        click.echo(str(rejected), err=True)
+    if collection.rejected_count > MAX_SHOWN_REJECTIONS:
+        click.echo(
+            f"... and {collection.rejected_count - MAX_SHOWN_REJECTIONS} more lines rejected", err=True
+        )
+    where = str(source) if source is not None else "stdin"
+    if collection.results == 0:
+        fail(
+            f"{where}: no probe result in it ({collection.rejected_count} lines rejected, "
+            f"{collection.ignored} other lines); collect the probe Jobs' logs (sh DIR/probe.sh saves them)"
+        )
+    measured = collection.measured
+    if measured_at is None and collection.latest is not None:
+        measured = replace(measured, measured_at=collection.latest)
+    _write(out, dump_measured(measured))
+    links = len(measured.links) + len(measured.unreachable) + len(measured.unmeasured_links)
+    nodes = len(measured.speeds) + len(measured.unmeasured_nodes)
+    click.echo(
+        f"{out}: {len(measured.links)} of {links} links measured, {len(measured.unreachable)} unreachable, "
+        f"{len(measured.unmeasured_links)} without a result; {len(measured.speeds)} of {nodes} node speeds "
+        f"({collection.results} results, {collection.rejected_count} lines rejected)"
+    )
+    click.echo(f"include it in {spec_path}: cluster.measured: {os.path.relpath(out, Path(spec_path).parent)}")
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f'--measured-at: "{text[:40]}" is not a date like 2026-11-30T16:00:00Z')
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file beside it, so a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        fail(f"cannot write {path}: {error.strerror or error}")
