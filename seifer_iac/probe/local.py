@@ -44,7 +44,7 @@ from seifer_iac.probe.bar import ProgressBar
 from seifer_iac.probe.collect import all_pairs, probe_nodes
 from seifer_iac.probe.schedule import Estimate, Pair, estimate, schedule
 from seifer_iac.release import Release
-from seifer_iac.spec.model import Cluster
+from seifer_iac.spec.model import Cluster, Spec
 
 PROBE_PORT = 5700  # every node has its own namespace: one port serves them all
 START_SLACK_S = 15.0  # starting a probe process (a Python interpreter, in a namespace) on a busy host
@@ -275,38 +275,39 @@ def _say_nothing(_message: str) -> None:
 
 @contextlib.contextmanager
 def _emulated(
-    release: Release, factor: float, quotas: dict[str, float], want_cgroups: bool
+    spec: Spec, factor: float, quotas: dict[str, float], want_cgroups: bool
 ) -> Iterator[tuple[netns.Emulator, cgroups.Cgroups | None]]:
-    name = probe_name(release.spec.name)
-    config = netns.EmulatorConfig.from_cluster(
-        name, release.spec.cluster, host_access=False, rate_scale=1.0 / factor
-    )
+    name = probe_name(spec.name)
+    config = netns.EmulatorConfig.from_cluster(name, spec.cluster, host_access=False, rate_scale=1.0 / factor)
     with netns.Emulator(config) as emulator:
         if not want_cgroups:
             yield emulator, None
             return
-        pods = [cgroups.PodLimit(node, node, None) for node in release.spec.cluster.node_names]
+        pods = [cgroups.PodLimit(node, node, None) for node in spec.cluster.node_names]
         with cgroups.Cgroups(name, pods) as groups:
             groups.set_cpu(quotas)
             yield emulator, groups
 
 
 def probe_local(
-    release: Release,
+    spec: Spec,
+    release: Release | None,
     options: LocalProbeOptions,
     *,
     say: Callable[[str], None] = _say_nothing,
     progress: IO[str] | None = None,
 ) -> LocalProbeResult:
-    """Measure the emulated cluster's links (and node speeds); the probes' JSON lines, scaled back."""
-    spec = release.spec
+    """Measure the emulated cluster's links (and, given the release, node speeds on its partitions); the
+    probes' JSON lines, scaled back."""
+    if options.speeds and release is None:
+        raise ValueError("node speeds are measured on the release's partitions: give the release")
     cluster = spec.cluster
     nodes = probe_nodes(spec)  # as on a cluster: a node the runtime image has no build for is not probed
     pairs = options.pairs if options.pairs is not None else all_pairs(spec)
     rounds = schedule(nodes, pairs)
     calibration, quotas = None, {}
     factor = options.dilation or 1.0
-    if options.speeds:
+    if options.speeds and release is not None:
         calibration = host_calibration(
             release,
             LocalOptions(run_dir=options.work_dir, python=options.python, recalibrate=options.recalibrate),
@@ -322,7 +323,13 @@ def probe_local(
         for name in speed.slower_than_spec(chosen, calibration.flops_per_s, factor):
             say(f"warning: node {name} needs more than its cpus at k={factor:g}: it will measure slower")
     found = plan_estimate(cluster, rounds, options, factor)
-    speed_s = (SPEED_START_S + options.repeats * options.min_seconds * 1.5) * factor if options.speeds else 0
+    speed_s = 0.0
+    if release is not None and options.speeds:
+        per_repeat = max(
+            len(fitting_stages(release, n)) * repeat_seconds(quotas.get(n), options.min_seconds)
+            for n in nodes
+        )
+        speed_s = (SPEED_START_S + options.repeats * per_repeat) * factor
     say(
         f"estimate: links: {found.describe('no route in the emulator: each fails at once')}"
         + (f"; node speeds: {len(nodes)} nodes at once, about {speed_s:.0f} s" if options.speeds else "")
@@ -332,11 +339,11 @@ def probe_local(
     lines: list[dict[str, Any]] = []
     processes = Processes(options.work_dir / "logs")
     with (
-        _emulated(release, factor, quotas, options.speeds) as (emulator, groups),
+        _emulated(spec, factor, quotas, options.speeds) as (emulator, groups),
         contextlib.closing(processes),
     ):
         lines += _run_links(emulator, rounds, cluster, options, factor, processes, bar)
-        if options.speeds and groups is not None:
+        if release is not None and groups is not None:
             lines += _run_speeds(release, emulator, groups, quotas, options, factor, processes, bar, nodes)
     return LocalProbeResult(
         tuple(json.dumps(scaled_line(line, factor), sort_keys=True) for line in lines),

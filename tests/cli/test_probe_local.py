@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from seifer_iac.cli.probe_local import command
+from seifer_iac.cli.main import cli
 from seifer_iac.probe import local
 from tests.planner.conftest import spec_document, toy_profile_json
 
@@ -33,7 +33,7 @@ def test_without_namespaces_and_cgroups_it_says_so_in_one_line_and_exits_2(
     spec_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(local, "available", lambda: (False, "this process is not root"))
-    result = CliRunner().invoke(command, [str(spec_path)])
+    result = CliRunner().invoke(cli, ["probe", str(spec_path), "--local", "--out", "-"])
     assert result.exit_code == 2
     (line,) = _errors(result)
     assert "this process is not root" in line and "run it as root" in line and "loopback" in line
@@ -49,7 +49,9 @@ def test_without_namespaces_and_cgroups_it_says_so_in_one_line_and_exits_2(
     ],
 )
 def test_a_bad_pairs_list_is_one_line_naming_the_pair(spec_path: Path, pairs: str, named: str) -> None:
-    result = CliRunner().invoke(command, [str(spec_path), "--pairs", pairs])
+    result = CliRunner().invoke(
+        cli, ["probe", str(spec_path), "--local", "--out", "m.yaml", "--pairs", pairs]
+    )
     assert result.exit_code == 2
     (line,) = _errors(result)
     assert named in line and line.startswith("error: --pairs:")
@@ -58,11 +60,19 @@ def test_a_bad_pairs_list_is_one_line_naming_the_pair(spec_path: Path, pairs: st
 def test_a_bad_spec_stops_before_anything_runs(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Pipeline\n")
-    result = CliRunner().invoke(command, [str(bad)])
+    result = CliRunner().invoke(cli, ["probe", str(bad), "--local", "--out", "m.yaml"])
     assert result.exit_code == 2 and _errors(result)
     assert "Traceback" not in result.output
 
 
+def test_local_needs_an_out_file_and_not_render(spec_path: Path, tmp_path: Path) -> None:
+    for extra in ([], ["--out", "m.yaml", "--render", str(tmp_path / "r")]):
+        result = CliRunner().invoke(cli, ["probe", str(spec_path), "--local", *extra])
+        assert result.exit_code == 2
+        (line,) = _errors(result)
+        assert "--local measures the emulated cluster and writes --out FILE" in line
+
+
 def test_help_has_an_example() -> None:
-    result = CliRunner().invoke(command, ["--help"])
-    assert result.exit_code == 0 and "seifer probe --local" in result.output
+    result = CliRunner().invoke(cli, ["probe", "measure", "--help"])
+    assert result.exit_code == 0 and "--local --out stacks/cluster.measured.yaml" in result.output

@@ -18,6 +18,8 @@ What is compared with what, and why it holds on a loaded 2-core CI host:
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -109,8 +111,8 @@ def test_probe_local_measures_every_link_within_10_percent_and_node_speeds_withi
     write_spec(spec_path, speeds)
     out = tmp_path / "cluster.measured.yaml"
     done = subprocess.run(
-        [sys.executable, "-c", "from seifer_iac.cli.probe_local import command; command()",
-         str(spec_path), "--out", str(out), "--repeats", "5", "--bytes", "200000"],
+        [sys.executable, "-m", "seifer_iac.cli", "probe", str(spec_path), "--local", "--out", str(out),
+         "--repeats", "5", "--bytes", "200000"],
         capture_output=True, text=True, timeout=600, cwd=ROOT, check=False,
     )  # fmt: skip
     print(done.stderr)
@@ -142,3 +144,81 @@ def test_probe_local_measures_every_link_within_10_percent_and_node_speeds_withi
         assert value == pytest.approx(wanted, rel=0.20), (name, value, wanted)
     assert sorted(best, key=best.__getitem__) == sorted(SHARES, key=SHARES.__getitem__)
     assert _leftovers("probe-e2e") == []
+
+
+def _seifer_probe(spec_path: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "seifer_iac.cli", "probe", str(spec_path), "--local", *args]
+
+
+def _processes_on(subnet: str) -> list[str]:
+    """Command lines of live processes that name an address of the probe's emulated subnet."""
+    prefix = subnet.rsplit(".", 1)[0] + "."
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "runtime.probe" in text and prefix in text:
+                found.append(text)
+    return found
+
+
+def _subnet(spec_path: Path) -> str:
+    spec = load_spec(spec_path)
+    return str(netns.EmulatorConfig.from_cluster(probe_name(spec.name), spec.cluster).subnet.network_address)
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_pairs_measures_only_those_pairs_and_reports_no_other(
+    root_only: None, tmp_path: Path, tiny_model_path: Path
+) -> None:
+    (tmp_path / "tiny.keras").write_bytes(tiny_model_path.read_bytes())
+    spec_path = write_spec(tmp_path / "probe.pipeline.yaml", dict.fromkeys(SHARES, 1e9))
+    out = tmp_path / "m.yaml"
+    done = subprocess.run(
+        _seifer_probe(spec_path, "--out", str(out), "--no-speed", "--pairs", "gw:n1,n1:gw,n3:n5",
+                      "--repeats", "2", "--bytes", "100000"),
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "3 transfers in 2 rounds" in done.stderr
+    measured = load_measured(out, spec_path)
+    assert {(lk.source, lk.target) for lk in measured.links} == {("gw", "n1"), ("n1", "gw")}
+    assert [(u.source, u.target) for u in measured.unreachable] == [("n3", "n5")]
+    assert measured.unmeasured_links == () and measured.speeds == ()
+    assert _leftovers("probe-e2e") == []
+
+
+@pytest.mark.netns
+@pytest.mark.cgroups
+@pytest.mark.slow
+def test_sigterm_while_probing_leaves_no_namespace_cgroup_or_process(
+    root_only: None, tmp_path: Path, tiny_model_path: Path
+) -> None:
+    (tmp_path / "tiny.keras").write_bytes(tiny_model_path.read_bytes())
+    spec_path = write_spec(tmp_path / "probe.pipeline.yaml", dict.fromkeys(SHARES, 1e9))
+    out = tmp_path / "m.yaml"
+    env = {**os.environ, "SEIFER_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        _seifer_probe(spec_path, "--out", str(out), "--bytes", "3000000"),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT, env=env,
+    )  # fmt: skip
+    seen: list[str] = []
+    try:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            seen.append(line)
+            if line.startswith("[#"):  # the first transfer is done: receivers and cgroups are up
+                break
+        assert _processes_on(_subnet(spec_path)), "".join(seen)  # the next round is running
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, "".join(seen)
+    assert not out.exists()
+    assert _leftovers("probe-e2e") == []
+    assert _processes_on(_subnet(spec_path)) == []
