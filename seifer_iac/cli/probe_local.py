@@ -7,7 +7,9 @@ the whole run and exits like every other command (2 with one line for what the u
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from pathlib import Path
 import click
 
 from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+from seifer_iac.local.signals import terminate_as_exception
 
 
 def probe_local_command(
@@ -31,6 +34,7 @@ def probe_local_command(
     say: Callable[[str], None],
 ) -> None:
     """Run the probes on the emulated cluster and write the measured-cluster file (`-`: standard output)."""
+    from seifer_iac.local.calibrate import CalibrationError
     from seifer_iac.local.cgroups import CgroupError
     from seifer_iac.local.netns import EmulatorError
     from seifer_iac.probe.collect import CollectError, collect, probe_nodes
@@ -44,6 +48,8 @@ def probe_local_command(
         pairs = parse_pairs(pairs_text, probe_nodes(spec)) if pairs_text is not None else None
     except PairsError as error:
         fail(str(error))
+    if out != "-" and (Path(out).is_dir() or not Path(out).parent.is_dir()):
+        fail(f"--out {out}: name a file in an existing folder (or - for standard output)")
     ok, why = available()
     if not ok:
         fail(
@@ -52,7 +58,9 @@ def probe_local_command(
             "spec's links)"
         )
     work_dir = Path(tempfile.mkdtemp(prefix="seifer-probe-"))
-    try:
+    # SIGTERM/SIGINT raise from here on, so the work folder goes too (the emulator cleans its own)
+    with terminate_as_exception(), contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work_dir, ignore_errors=True)
         release = None
         if speeds:  # the partitions the speed probe runs (links need only the spec)
             try:
@@ -70,18 +78,22 @@ def probe_local_command(
         )
         try:
             result = probe_local(spec, release, options, say=say)
-        except (EmulatorError, CgroupError, CollectError) as error:
+        except (EmulatorError, CgroupError, CollectError, CalibrationError) as error:
             fail(str(error))
+        except OSError as error:
+            fail(f"{error.strerror or error}: {error.filename or work_dir}")
         measured = collect(result.lines, spec, dt.datetime.now(dt.timezone.utc), pairs)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
     text = dump_measured(measured)
     if out == "-":
         click.echo(text, nl=False)
     else:
+        target = Path(out)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # a reader never sees half a file
         try:
-            Path(out).write_text(text)
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(target)
         except OSError as error:
+            temporary.unlink(missing_ok=True)
             fail(f"cannot write {out}: {error.strerror or error}")
     say(
         f"measured {len(measured.links)} links and {len(measured.speeds)} node speeds; "

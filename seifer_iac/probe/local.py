@@ -388,7 +388,7 @@ def _run_links(
             )  # fmt: skip
             proc = processes.start(f"link-{source}-{target}", [*emulator.exec_prefix(source), *argv])
             started.append((source, target, proc))
-            longest = max(longest, options.connect_timeout_s + options.repeats * timeout)
+            longest = max(longest, options.connect_timeout_s + (options.repeats + 1) * timeout)  # + warm-up
         deadline = time.monotonic() + longest + START_SLACK_S
         left = remaining.pop(0)
         for source, target, proc in started:

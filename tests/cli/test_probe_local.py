@@ -73,6 +73,16 @@ def test_local_needs_an_out_file_and_not_render(spec_path: Path, tmp_path: Path)
         assert "--local measures the emulated cluster and writes --out FILE" in line
 
 
+def test_an_out_that_is_a_folder_or_in_no_folder_is_refused_before_probing(
+    spec_path: Path, tmp_path: Path
+) -> None:
+    for out in (tmp_path, tmp_path / "missing" / "m.yaml"):
+        result = CliRunner().invoke(cli, ["probe", str(spec_path), "--local", "--out", str(out)])
+        assert result.exit_code == 2
+        (line,) = _errors(result)
+        assert line.startswith(f"error: --out {out}: name a file")
+
+
 def test_help_has_an_example() -> None:
     result = CliRunner().invoke(cli, ["probe", "measure", "--help"])
     assert result.exit_code == 0 and "--local --out stacks/cluster.measured.yaml" in result.output
