@@ -257,6 +257,33 @@ def test_a_node_no_partition_fits_is_named_not_probed(release):
     assert len(probe.speed) == 4
 
 
+def test_names_fit_kubernetes_limits_at_the_longest_pipeline_name_and_the_100th_node():
+    """A Job's name becomes a pod label value (at most 63 characters); a Service's is a DNS label."""
+    nodes = [{"name": f"node-{i}-" + "x" * 200, "memory": "1Gi"} for i in range(1, 101)]
+    spec = spec_from_data(
+        {
+            "apiVersion": "seifer.dev/v1alpha1",
+            "kind": "Pipeline",
+            "metadata": {"name": "p" * 50},
+            "model": {"application": "MobileNetV2", "version": "1"},
+            "cluster": {"nodes": nodes, "bandwidth": {"default": "10Mbps"}},
+            "dispatcher": {"node": nodes[0]["name"]},
+            "runtime": {"image": "ghcr.io/x/runtime:1"},
+        }
+    )
+    pair = (nodes[98]["name"], nodes[99]["name"])
+    probe = render_probe(spec, None, (), [[pair], [pair[::-1]]], speed=False)
+    for obj in everything(probe):
+        if obj["kind"] in ("Job", "Service"):
+            assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
+        for value in obj["metadata"]["labels"].values():
+            assert len(value) <= 63
+    assert {o["metadata"]["name"] for o in everything(probe) if o["kind"] == "Job"} >= {
+        "p" * 50 + "-link-99-100",
+        "p" * 50 + "-rx-100",
+    }
+
+
 def test_the_same_inputs_give_the_same_objects(probe, release):
     again = render_probe(release.spec, release.plan, release.manifests, rounds_of(release.spec))
     assert json.dumps(everything(again)) == json.dumps(everything(probe))
