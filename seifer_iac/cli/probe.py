@@ -93,7 +93,13 @@ def probe_spec(spec_path: str, include_measured: bool) -> tuple[Spec, bool]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write the Kubernetes objects and probe.sh into this folder (new, empty, or rendered before).",
 )
-# --local (seifer_iac/probe/local.py: the same probe processes in the emulator) joins --render here.
+@click.option(
+    "--local",
+    "local",
+    is_flag=True,
+    help="Run the same probe processes on the emulated cluster (root: namespaces, cgroups) and write --out.",
+)
+@click.option("--out", default=None, help="With --local: the measured-cluster file to write (- for stdout).")
 @click.option("--pairs", default=None, help="Only these directed pairs: FROM:TO[,FROM:TO...].")
 @click.option("--bytes", "size", type=click.IntRange(1, 2**30), default=4_000_000, show_default=True,
               help="Payload bytes of each transfer.")  # fmt: skip
@@ -101,7 +107,14 @@ def probe_spec(spec_path: str, include_measured: bool) -> tuple[Spec, bool]:
               help="Transfers per pair (the median is kept, the spread recorded).")  # fmt: skip
 @click.option("--speed/--no-speed", default=True, show_default=True, help="Also measure node speeds.")
 def measure(
-    spec_path: str, render_dir: Path | None, pairs: str | None, size: int, repeats: int, speed: bool
+    spec_path: str,
+    render_dir: Path | None,
+    local: bool,
+    out: str | None,
+    pairs: str | None,
+    size: int,
+    repeats: int,
+    speed: bool,
 ) -> None:
     """Render the Jobs that measure the cluster (`--render DIR`).
 
@@ -110,13 +123,31 @@ def measure(
     own partitions with the spec's backend. `sh DIR/probe.sh` runs that sequence with kubectl and saves
     the Jobs' logs for `seifer probe collect`.
 
+    `--local` runs the same probe processes on the emulated cluster instead (as root: the links shaped as
+    `seifer up --local --emulate-network` shapes them, node speeds under its CPU quotas) and writes the
+    measured-cluster file itself.
+
     \b
     Example:
       seifer probe stacks/dev.pipeline.yaml --render build/probe
       seifer probe stacks/dev.pipeline.yaml --render build/probe --pairs pi-1:pi-2,pi-2:pi-1 --no-speed
+      sudo seifer probe stacks/dev.pipeline.yaml --local --out stacks/cluster.measured.yaml
     """
+    if local:
+        if render_dir is not None or out is None:
+            fail(
+                "--local measures the emulated cluster and writes --out FILE; --render is for a real cluster"
+            )
+        from seifer_iac.cli.probe_local import probe_local_command
+
+        say = lambda message: click.echo(message, err=True)  # noqa: E731
+        probe_local_command(
+            spec_path, pairs_text=pairs, out=out, repeats=repeats, size=size, speeds=speed, dilation=None,
+            recalibrate=False, say=say,
+        )  # fmt: skip
+        return
     if render_dir is None:
-        fail("say where to measure: --render DIR (Kubernetes Jobs)")
+        fail("say where to measure: --render DIR (Kubernetes Jobs) or --local --out FILE (the emulator)")
     render(spec_path, render_dir, pairs, size, repeats, speed)
 
 

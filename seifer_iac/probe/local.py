@@ -41,9 +41,10 @@ from seifer_iac.local.runner import (
     write_pod_files,
 )
 from seifer_iac.probe.bar import ProgressBar
-from seifer_iac.probe.schedule import Estimate, Pair, all_pairs, estimate, schedule
+from seifer_iac.probe.collect import all_pairs, probe_nodes
+from seifer_iac.probe.schedule import Estimate, Pair, estimate, schedule
 from seifer_iac.release import Release
-from seifer_iac.spec.model import Cluster
+from seifer_iac.spec.model import Cluster, Spec
 
 PROBE_PORT = 5700  # every node has its own namespace: one port serves them all
 START_SLACK_S = 15.0  # starting a probe process (a Python interpreter, in a namespace) on a busy host
@@ -227,36 +228,43 @@ def plan_estimate(
     )
 
 
+def fitting_stages(release: Release, node: str) -> list[Any]:
+    """The stages whose planned memory fits the node (what its speed probe runs; as the Job lists them)."""
+    usable = release.spec.cluster.node(node).usable_memory_bytes
+    return [stage for stage in release.plan.stages if stage.memory_bytes <= usable]
+
+
 def speed_configs(release: Release, work_dir: Path, nodes: Sequence[str], python: str) -> dict[str, Path]:
-    """Per node a probe directory: every stage's partition, written as the stage pods mount it (weight
-    chunks and their config), and probe.json naming them with the plan's FLOPs and the node's threads."""
+    """Per node the speed probe's DIR, as the Job mounts it: `speed.json` and each fitting stage's own config
+    (`stage-<i>.json`, the stage pod's config as the local runner writes it, weight chunks beside it)."""
     spec = release.spec
-    pods_dir = work_dir / "speed"
-    pods = local_pods([*release.manifests, *run_keys(spec)], lambda _n: "127.0.0.1", str(pods_dir), python)
-    partitions = []
+    root = work_dir / "speed"
+    pods = local_pods([*release.manifests, *run_keys(spec)], lambda _n: "127.0.0.1", str(root), python)
+    configs: dict[int, bytes] = {}
     for stage in release.plan.stages:
         pod = next(p for p in pods if p.component == "stage" and p.name.endswith(f"-stage-{stage.index}"))
-        write_pod_files(pod, pods_dir / "pods" / pod.name)
-        config = json.loads(Path(pod.argv[pod.argv.index("--config") + 1]).read_text())
-        partitions.append(
-            {
-                "name": f"stage-{stage.index}",
-                "flops": int(stage.flops),
-                "input": config["input"],
-                "weights": config["weights"],
-            }
-        )
+        write_pod_files(pod, root / "pods" / pod.name)
+        configs[stage.index] = Path(pod.argv[pod.argv.index("--config") + 1]).read_bytes()
     directories = {}
     for node in nodes:
-        directory = pods_dir / "nodes" / node
+        stages = fitting_stages(release, node)
+        if not stages:
+            continue
+        directory = root / "nodes" / node
         directory.mkdir(parents=True, exist_ok=True)
-        backend = {
-            "name": spec.runtime.backend,
-            "precision": spec.runtime.precision,
-            "threads": max(1, int(spec.cluster.node(node).cpus)),
+        for stage in stages:
+            (directory / f"stage-{stage.index}.json").write_bytes(configs[stage.index])
+        document = {
+            "seiferProbe": 1,
+            "node": node,
+            "backend": {
+                "name": spec.runtime.backend,
+                "precision": spec.runtime.precision,
+                "threads": max(1, int(spec.cluster.node(node).cpus)),
+            },
+            "partitions": [{"config": f"stage-{s.index}.json", "flops": int(s.flops)} for s in stages],
         }
-        document = {"backend": backend, "partitions": partitions}
-        (directory / "probe.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        (directory / "speed.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
         directories[node] = directory
     return directories
 
@@ -267,38 +275,39 @@ def _say_nothing(_message: str) -> None:
 
 @contextlib.contextmanager
 def _emulated(
-    release: Release, factor: float, quotas: dict[str, float], want_cgroups: bool
+    spec: Spec, factor: float, quotas: dict[str, float], want_cgroups: bool
 ) -> Iterator[tuple[netns.Emulator, cgroups.Cgroups | None]]:
-    name = probe_name(release.spec.name)
-    config = netns.EmulatorConfig.from_cluster(
-        name, release.spec.cluster, host_access=False, rate_scale=1.0 / factor
-    )
+    name = probe_name(spec.name)
+    config = netns.EmulatorConfig.from_cluster(name, spec.cluster, host_access=False, rate_scale=1.0 / factor)
     with netns.Emulator(config) as emulator:
         if not want_cgroups:
             yield emulator, None
             return
-        pods = [cgroups.PodLimit(node, node, None) for node in release.spec.cluster.node_names]
+        pods = [cgroups.PodLimit(node, node, None) for node in spec.cluster.node_names]
         with cgroups.Cgroups(name, pods) as groups:
             groups.set_cpu(quotas)
             yield emulator, groups
 
 
 def probe_local(
-    release: Release,
+    spec: Spec,
+    release: Release | None,
     options: LocalProbeOptions,
     *,
     say: Callable[[str], None] = _say_nothing,
     progress: IO[str] | None = None,
 ) -> LocalProbeResult:
-    """Measure the emulated cluster's links (and node speeds); the probes' JSON lines, scaled back."""
-    spec = release.spec
+    """Measure the emulated cluster's links (and, given the release, node speeds on its partitions); the
+    probes' JSON lines, scaled back."""
+    if options.speeds and release is None:
+        raise ValueError("node speeds are measured on the release's partitions: give the release")
     cluster = spec.cluster
-    nodes = cluster.node_names
-    pairs = options.pairs if options.pairs is not None else all_pairs(nodes)
+    nodes = probe_nodes(spec)  # as on a cluster: a node the runtime image has no build for is not probed
+    pairs = options.pairs if options.pairs is not None else all_pairs(spec)
     rounds = schedule(nodes, pairs)
     calibration, quotas = None, {}
     factor = options.dilation or 1.0
-    if options.speeds:
+    if options.speeds and release is not None:
         calibration = host_calibration(
             release,
             LocalOptions(run_dir=options.work_dir, python=options.python, recalibrate=options.recalibrate),
@@ -314,7 +323,13 @@ def probe_local(
         for name in speed.slower_than_spec(chosen, calibration.flops_per_s, factor):
             say(f"warning: node {name} needs more than its cpus at k={factor:g}: it will measure slower")
     found = plan_estimate(cluster, rounds, options, factor)
-    speed_s = (SPEED_START_S + options.repeats * options.min_seconds * 1.5) * factor if options.speeds else 0
+    speed_s = 0.0
+    if release is not None and options.speeds:
+        per_repeat = max(
+            len(fitting_stages(release, n)) * repeat_seconds(quotas.get(n), options.min_seconds)
+            for n in nodes
+        )
+        speed_s = (SPEED_START_S + options.repeats * per_repeat) * factor
     say(
         f"estimate: links: {found.describe('no route in the emulator: each fails at once')}"
         + (f"; node speeds: {len(nodes)} nodes at once, about {speed_s:.0f} s" if options.speeds else "")
@@ -324,12 +339,12 @@ def probe_local(
     lines: list[dict[str, Any]] = []
     processes = Processes(options.work_dir / "logs")
     with (
-        _emulated(release, factor, quotas, options.speeds) as (emulator, groups),
+        _emulated(spec, factor, quotas, options.speeds) as (emulator, groups),
         contextlib.closing(processes),
     ):
         lines += _run_links(emulator, rounds, cluster, options, factor, processes, bar)
-        if options.speeds and groups is not None:
-            lines += _run_speeds(release, emulator, groups, quotas, options, factor, processes, bar)
+        if release is not None and groups is not None:
+            lines += _run_speeds(release, emulator, groups, quotas, options, factor, processes, bar, nodes)
     return LocalProbeResult(
         tuple(json.dumps(scaled_line(line, factor), sort_keys=True) for line in lines),
         factor,
@@ -399,15 +414,24 @@ def _run_speeds(
     factor: float,
     processes: Processes,
     bar: ProgressBar,
+    nodes: Sequence[str],
 ) -> list[dict[str, Any]]:
     spec = release.spec
-    nodes = spec.cluster.node_names
     directories = speed_configs(release, options.work_dir, nodes, options.python)
     started = []
+    results = []
     longest = 0.0
     for node in nodes:
+        if node not in directories:
+            results.append(
+                failed_speed(
+                    node, spec.runtime.backend, spec.runtime.precision, "no partition fits its memory"
+                )
+            )
+            bar.step(f"speed of {node}")
+            continue
         least = repeat_seconds(quotas.get(node), options.min_seconds)
-        longest = max(longest, least)
+        longest = max(longest, least * len(fitting_stages(release, node)))
         argv = _probe_argv(
             options.python, "speed", "--node", node, "--config", str(directories[node]),
             "--repeats", str(options.repeats), "--min-seconds", f"{least:g}",
@@ -418,7 +442,6 @@ def _run_speeds(
     # generous: start-up and loading under the quota, then the repeats, all k times slower
     budget = (60.0 + options.repeats * (longest + 2.0) * 4) * factor
     deadline = time.monotonic() + budget
-    results = []
     for node, proc in started:
         out = processes.finish(proc, deadline)
         line = last_json(out) if out is not None else None

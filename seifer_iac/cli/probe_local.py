@@ -1,0 +1,91 @@
+"""`seifer probe SPEC --local --out FILE`: measure the emulated cluster's links and node speeds and write the
+measured-cluster file.
+
+The command group `seifer probe` (cli/probe.py) hands its `--local` path here: `probe_local_command` does
+the whole run and exits like every other command (2 with one line for what the user can fix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+
+
+def probe_local_command(
+    spec_path: str,
+    *,
+    pairs_text: str | None,
+    out: str,
+    repeats: int,
+    size: int,
+    speeds: bool,
+    dilation: float | None,
+    recalibrate: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Run the probes on the emulated cluster and write the measured-cluster file (`-`: standard output)."""
+    from seifer_iac.local.cgroups import CgroupError
+    from seifer_iac.local.netns import EmulatorError
+    from seifer_iac.probe.collect import CollectError, collect, probe_nodes
+    from seifer_iac.probe.local import LocalProbeOptions, available, probe_local
+    from seifer_iac.probe.measured import dump_measured
+    from seifer_iac.probe.schedule import PairsError, parse_pairs
+    from seifer_iac.release import RELEASE_ERRORS, build_release
+
+    spec = preflight(spec_path, progress=say)[0] if speeds else spec_or_exit(spec_path)
+    try:
+        pairs = parse_pairs(pairs_text, probe_nodes(spec)) if pairs_text is not None else None
+    except PairsError as error:
+        fail(str(error))
+    ok, why = available()
+    if not ok:
+        fail(
+            f"seifer probe --local runs the probes in the emulator's network namespaces and CPU quotas, "
+            f"and cannot here ({why}); run it as root (probing plain loopback would measure nothing of the "
+            "spec's links)"
+        )
+    work_dir = Path(tempfile.mkdtemp(prefix="seifer-probe-"))
+    try:
+        release = None
+        if speeds:  # the partitions the speed probe runs (links need only the spec)
+            try:
+                release = build_release(spec, progress=say)
+            except RELEASE_ERRORS as error:
+                fail_lines(str(error).splitlines())
+        options = LocalProbeOptions(
+            work_dir=work_dir,
+            size=size,
+            repeats=repeats,
+            pairs=pairs,
+            speeds=speeds,
+            dilation=dilation,
+            recalibrate=recalibrate,
+        )
+        try:
+            result = probe_local(spec, release, options, say=say)
+        except (EmulatorError, CgroupError, CollectError) as error:
+            fail(str(error))
+        measured = collect(result.lines, spec, dt.datetime.now(dt.timezone.utc), pairs)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    text = dump_measured(measured)
+    if out == "-":
+        click.echo(text, nl=False)
+    else:
+        try:
+            Path(out).write_text(text)
+        except OSError as error:
+            fail(f"cannot write {out}: {error.strerror or error}")
+    say(
+        f"measured {len(measured.links)} links and {len(measured.speeds)} node speeds; "
+        f"{len(measured.unreachable)} pairs unreachable"
+        + (f" (dilated x{result.dilation:g}, figures scaled back)" if result.dilation != 1.0 else "")
+        + ("" if out == "-" else f"; written to {out}")
+    )
