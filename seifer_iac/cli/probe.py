@@ -18,9 +18,11 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+from seifer_iac.cli.inputs import check_lock_file, fail, fail_lines, profile_or_exit
+from seifer_iac.spec import Spec, SpecError, load_spec
 
 MAX_SHOWN_REJECTIONS = 20
+ASSUMED_BPS = 1e7  # the rate assumed for a pair the spec gives none (the estimate; the speed Jobs' plan)
 
 
 class ProbeGroup(click.Group):
@@ -52,6 +54,32 @@ def command() -> None:
       kubectl logs -n seifer-dev -l seifer.dev/probe=link --prefix --timestamps --tail=-1 \\
         | seifer probe collect stacks/dev.pipeline.yaml --out stacks/cluster.measured.yaml
     """
+
+
+def _about_links(problem: str) -> bool:
+    """A problem the probe itself answers: the measured file not written yet, or a node the spec gives
+    no bandwidth to yet."""
+    return (problem.startswith("cluster.measured:") and "no such file" in problem) or (
+        "cannot be reached from the dispatcher" in problem
+    )
+
+
+def probe_spec(spec_path: str, include_measured: bool) -> tuple[Spec, bool]:
+    """(spec, whether its links are complete). The probe is what measures the links and writes the
+    measured-cluster file, so a spec that names one not yet written, or leaves links to be measured,
+    still renders and collects (said once on stderr)."""
+    try:
+        if include_measured:
+            try:
+                return load_spec(spec_path), True
+            except SpecError as error:
+                if not all(_about_links(p) for p in error.problems):
+                    raise
+                click.echo(f"note: {error.problems[0]}; probing without it", err=True)
+        spec = load_spec(spec_path, include_measured=False, check_links=False)
+        return spec, False
+    except SpecError as error:
+        fail_lines(str(error).splitlines())
 
 
 # ------------------------------------------------------------------------------------------- measure
@@ -135,10 +163,16 @@ def render(
 
     started = time.perf_counter()
     say = lambda message: click.echo(message, err=True)  # noqa: E731
+    spec, complete = probe_spec(spec_path, include_measured=True)
+    if speed and not complete:  # the speed Jobs need some plan of the model's partitions
+        cluster = replace(spec.cluster, default_bits_per_s=spec.cluster.default_bits_per_s or ASSUMED_BPS)
+        spec = replace(spec, cluster=cluster)
+        click.echo(
+            f"note: partitions planned as if unknown links ran at {ASSUMED_BPS / 1e6:g} Mbit/s", err=True
+        )
     if speed:
-        spec, _ = preflight(spec_path, progress=say)
-    else:
-        spec = spec_or_exit(spec_path)
+        check_lock_file(spec_path)
+        profile_or_exit(spec, spec_path, say)
     try:
         expected = all_pairs(spec)
         nodes = list(probe_nodes(spec))
@@ -168,7 +202,7 @@ def render(
         fail(str(error))
     except OSError as error:
         fail(f"cannot write to {folder}: {error.strerror or error}: {error.filename or folder}")
-    guess = estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=1e6)
+    guess = estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=ASSUMED_BPS)
     click.echo(f"{spec.name}: probe written to {folder} in {time.perf_counter() - started:.1f} s")
     click.echo(f"links: {guess.describe()}")
     if speed:
@@ -197,7 +231,7 @@ def render(
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="The measured-cluster file to write (include it in the spec as cluster.measured).",
 )
 @click.option(
@@ -224,7 +258,7 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
     from seifer_iac.probe.logs import Budget, LogsError, folder_lines, read_lines
     from seifer_iac.spec.measured import dump_measured
 
-    spec = spec_or_exit(spec_path)
+    spec, _ = probe_spec(spec_path, include_measured=False)  # what it writes is no input to it
     when = _moment(measured_at) if measured_at else dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     if out.exists() and not out.is_file():
         fail(f"--out {out}: not a regular file; name the measured-cluster file to write")

@@ -159,12 +159,13 @@ def link_deadline_s(options: ProbeOptions) -> int:
     return STARTUP_S + CONNECT_TIMEOUT_S + TRANSFER_TIMEOUT_S * options.repeats
 
 
-def receiver_job(spec: Spec, node: str, index: int, senders: int, deadline_s: int, options: ProbeOptions):
+def receiver_job(spec: Spec, node: str, index: int, deadline_s: int, options: ProbeOptions):
+    """Serves until deleted (probe.sh deletes it after the last round) or its deadline: no `--count`,
+    since the kubelet's TCP readiness and liveness checks are connections too and would be counted."""
     port = {"name": "probe", "containerPort": PROBE_PORT, "protocol": "TCP"}
     check = {"tcpSocket": {"port": "probe"}, "periodSeconds": 2, "timeoutSeconds": 1}
     container = {
-        **_container(spec, ["serve", "--port", str(PROBE_PORT), "--count", str(senders)],
-                     link_memory_bytes(options), []),
+        **_container(spec, ["serve", "--port", str(PROBE_PORT)], link_memory_bytes(options), []),
         "ports": [port],
         "readinessProbe": {**check, "failureThreshold": 1},
         "livenessProbe": {**check, "periodSeconds": 10, "failureThreshold": 3},
@@ -383,7 +384,6 @@ def render_probe(
     numbers = {node.name: i for i, node in enumerate(spec.cluster.nodes, start=1)}
     _check_rounds(rounds, set(names))
     targets = sorted({t for pairs in rounds for _, t in pairs}, key=numbers.__getitem__)
-    senders_to = {t: sum(1 for pairs in rounds for _, b in pairs if b == t) for t in targets}
     deadline = link_deadline_s(options)
     receiver_deadline = STARTUP_S * 5 + deadline * len(rounds)
 
@@ -420,7 +420,7 @@ def render_probe(
     for target in targets:
         setup += receiver_policies(spec, numbers[target])
     setup += [receiver_service(spec, numbers[t]) for t in targets]
-    setup += [receiver_job(spec, t, numbers[t], senders_to[t], receiver_deadline, options) for t in targets]
+    setup += [receiver_job(spec, t, numbers[t], receiver_deadline, options) for t in targets]
     link_rounds = tuple(
         tuple(link_job(spec, pair, numbers, number, options) for pair in pairs)
         for number, pairs in enumerate(rounds, start=1)

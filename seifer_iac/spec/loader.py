@@ -91,14 +91,28 @@ def read_document(path: Path) -> Any:
         raise SpecError(error.source, [error.problem]) from None
 
 
-def load_spec(path: str | Path) -> Spec:
-    """The validated Spec of a YAML or JSON file; SpecError lists every problem."""
+def load_spec(path: str | Path, include_measured: bool = True, check_links: bool = True) -> Spec:
+    """The validated Spec of a YAML or JSON file; SpecError lists every problem. For `seifer probe`, which
+    measures the links and writes the measured-cluster file: `include_measured=False` leaves that file
+    out, `check_links=False` skips the check that every node is reachable from the dispatcher's."""
     path = Path(path)
     data = read_document(path)
-    return spec_from_data(data, source=str(path), base_dir=path.parent)
+    return spec_from_data(
+        data,
+        source=str(path),
+        base_dir=path.parent,
+        include_measured=include_measured,
+        check_links=check_links,
+    )
 
 
-def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = None) -> Spec:
+def spec_from_data(
+    data: Any,
+    source: str = "<spec>",
+    base_dir: Path | None = None,
+    include_measured: bool = True,
+    check_links: bool = True,
+) -> Spec:
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise SpecError(
@@ -115,7 +129,7 @@ def spec_from_data(data: Any, source: str = "<spec>", base_dir: Path | None = No
     problems = non_string_keys(data) or number_problems(data) or schema_problems(data)
     if problems:
         raise SpecError(source, _capped(problems))
-    builder = _Builder(data, base_dir or Path.cwd())
+    builder = _Builder(data, base_dir or Path.cwd(), include_measured, check_links)
     spec = builder.build(source)
     if builder.problems:
         raise SpecError(source, _capped(builder.problems))
@@ -132,9 +146,13 @@ def _capped(problems: list[str]) -> list[str]:
 class _Builder:
     """Collects problems while it converts the checked document into values."""
 
-    def __init__(self, data: dict[str, Any], base_dir: Path) -> None:
+    def __init__(
+        self, data: dict[str, Any], base_dir: Path, include_measured: bool = True, check_links: bool = True
+    ) -> None:
         self.data = data
         self.base_dir = base_dir
+        self.include_measured = include_measured
+        self.check_links = check_links
         self.problems: list[str] = []
         self.hints_left = MAX_HINTS
         self.bandwidth_unknown = False
@@ -276,7 +294,7 @@ class _Builder:
     def measured(self) -> MeasuredCluster | None:
         """The included measured-cluster file (cluster.measured, relative to the spec), if any."""
         name = self.data["cluster"].get("measured")
-        if name is None:
+        if name is None or not self.include_measured:
             return None
         try:
             return read_measured(self.base_dir / name)
@@ -409,7 +427,7 @@ class _Builder:
     def check_reachable(self, cluster: Cluster, start: str) -> None:
         """Every node must be reachable from the dispatcher over links with bandwidth: a breadth-first
         search over the link table, linear in nodes + links (a default bandwidth links every pair)."""
-        if self.bandwidth_unknown:  # a bandwidth already reported is no link
+        if self.bandwidth_unknown or not self.check_links:  # a bandwidth already reported is no link
             return
         if cluster.default_bits_per_s:
             reached = _reached_with_default(cluster, start)
