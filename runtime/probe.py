@@ -163,31 +163,28 @@ def handle_connection(conn: socket.socket, idle_timeout_s: float) -> int:
             return done
 
 
-def serve(
-    port: int, host: str = "0.0.0.0", count: int | None = None, idle_timeout_s: float = 300.0,
-    on_listening: Callable[[], None] | None = None,
-) -> int:  # fmt: skip
-    """Accept connections (each in its own thread) until killed or `count` connections are done."""
-    listener = socket.create_server((host, port), reuse_port=False, backlog=64)
-    finished = threading.Semaphore(0)
-    if on_listening is not None:
-        on_listening()
+def serve(port: int, host: str = "0.0.0.0", count: int | None = None, idle_timeout_s: float = 300.0) -> int:
+    """Accept connections (each in its own thread) until killed, or until `count` connections that carried
+    at least one transfer are done (a bare connect, such as a kubelet's TCP check, does not count)."""
+    listener = socket.create_server((host, port), backlog=64)
+    listener.settimeout(0.2)
+    lock = threading.Lock()
+    served = [0]
 
     def worker(conn: socket.socket) -> None:
-        try:
-            handle_connection(conn, idle_timeout_s)
-        finally:
-            finished.release()
+        if handle_connection(conn, idle_timeout_s):
+            with lock:
+                served[0] += 1
 
     with listener:
-        accepted = 0
-        while count is None or accepted < count:
-            conn, _ = listener.accept()
+        while count is None or served[0] < count:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(None)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=worker, args=(conn,), daemon=True).start()
-            accepted += 1
-        for _ in range(accepted):
-            finished.acquire()
     return 0
 
 
@@ -391,7 +388,9 @@ def parser() -> argparse.ArgumentParser:
     srv = commands.add_parser("serve", help="receive bulk transfers (until killed or --count connections)")
     srv.add_argument("--port", type=int, required=True)
     srv.add_argument("--host", default="0.0.0.0")
-    srv.add_argument("--count", type=int, default=None, help="exit after this many connections are done")
+    srv.add_argument(
+        "--count", type=int, default=None, help="exit after this many connections with a transfer are done"
+    )
     srv.add_argument("--idle-timeout", type=float, default=300.0, help="drop a silent connection after S s")
     link = commands.add_parser("link", help="time bulk transfers to a receiver; print one JSON line")
     link.add_argument("--from", dest="source", required=True)

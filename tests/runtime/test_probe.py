@@ -99,6 +99,33 @@ def test_a_receiver_started_later_is_waited_for_within_the_connect_timeout() -> 
     assert started[0].wait(timeout=10) == 0  # --count 1: exits after the one connection
 
 
+def test_count_counts_connections_that_carried_a_transfer_not_bare_connects() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.probe", "serve", "--port", str(port), "--count", "1"], cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # a bare connect, as a kubelet's TCP check makes
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        time.sleep(0.5)
+        assert proc.poll() is None  # still serving
+        result, _ = _probe(
+            "link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(port),
+            "--bytes", "1000", "--repeats", "1",
+        )  # fmt: skip
+        assert result["error"] is None
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_refused_connection_is_an_error_line_with_exit_zero_and_no_hang() -> None:
     start = time.monotonic()
     result, done = _probe(
