@@ -262,29 +262,53 @@ def test_max_in_flight_gives_503_with_retry_after(tmp_path: Path, fake_stage_fac
         assert busy[2].get("Retry-After") == "1" and "in flight" in busy[1]["error"]
 
 
-def test_sigterm_answers_waiting_requests_and_exits_cleanly(
+def _sigterm_while_waiting(files: ChainFiles, chain: LocalChain, count: int) -> tuple[list, float, int]:
+    """``count`` requests in flight, then SIGTERM: (their results, seconds to exit, exit status)."""
+    body = json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]})
+    with ThreadPoolExecutor(count) as pool:
+        pending = [
+            pool.submit(_post, files.url + "/v2/models/toy/infer", body.encode()) for _ in range(count)
+        ]
+        time.sleep(0.5)  # all are waiting for the chain
+        start = time.monotonic()
+        proc = chain.procs["dispatcher"]
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=30)
+        results = [f.result(timeout=10) for f in pending]
+    return results, time.monotonic() - start, status
+
+
+def test_sigterm_drains_held_requests_then_exits_cleanly(
     tmp_path: Path, fake_stage_factory: Callable
 ) -> None:
-    files, chain = start_dispatcher(tmp_path, deadlineSeconds=60.0, maxAttempts=1)
+    """A dispatcher replaced (its pod rolled) still answers what it accepted while the chain can."""
+    files, chain = start_dispatcher(tmp_path, deadlineSeconds=20.0, maxAttempts=1)
+    with chain:
+
+        def slow(header: Any, array: np.ndarray) -> list[np.ndarray]:
+            if header.attempt:
+                time.sleep(1.0)  # answers come one second apart, after the SIGTERM
+            return [array * 2]
+
+        fake(fake_stage_factory, files, slow)
+        assert wait_ready(files.url, 30)
+        results, took, status = _sigterm_while_waiting(files, chain, 2)
+    assert status == 0
+    assert [r[0] for r in results] == [200, 200], results
+    assert all(r[1]["outputs"][0]["data"] == [0.0] * 4 for r in results)
+    assert took < 15
+
+
+def test_sigterm_drains_at_most_until_the_deadline(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    files, chain = start_dispatcher(tmp_path, deadlineSeconds=2.0, maxAttempts=1)
     with chain:
         # a stage that answers the readiness probe (attempt 0) and swallows every request
         fake(fake_stage_factory, files, lambda h, a: [a] if h.attempt == 0 else [])
         assert wait_ready(files.url, 30)
-        body = json.dumps(
-            {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]}
-        )
-        with ThreadPoolExecutor(2) as pool:
-            pending = [
-                pool.submit(_post, files.url + "/v2/models/toy/infer", body.encode()) for _ in range(2)
-            ]
-            time.sleep(0.5)  # both are waiting for a chain that never answers them
-            start = time.monotonic()
-            proc = chain.procs["dispatcher"]
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=10) == 0
-            results = [f.result(timeout=10) for f in pending]
-        assert time.monotonic() - start < 5
-        assert all(status == 504 and "shutting down" in reply["error"] for status, reply, _ in results)
+        results, took, status = _sigterm_while_waiting(files, chain, 2)
+    assert status == 0
+    assert all(code == 504 and "deadline" in reply["error"] for code, reply, _ in results), results
+    assert took < 10
 
 
 def test_request_size_is_bounded_by_the_input() -> None:
