@@ -437,3 +437,72 @@ def test_encrypted_chain_admits_only_its_own(tmp_path: Path, fake_stage_factory:
         assert wait_ready(files.url, 15)
         x = np.ones((1, 4), np.float32)
         np.testing.assert_array_equal(infer(files.url, "toy", x, input_name="input"), x * 2)
+
+
+def _version_free(directory: Path, **overrides: Any) -> tuple[ChainFiles, LocalChain]:
+    """A dispatcher as the manifests render it: no modelVersion or planHash in its config."""
+    files = write_chain(
+        directory,
+        [b"unused"],
+        input_spec=INPUT,
+        output_spec=OUTPUT,
+        codecs=[{"name": "lz4"}, {"name": "none"}],
+        model_name="toy",
+        **overrides,
+    )
+    config = json.loads(files.dispatcher_config.read_text())
+    del config["modelVersion"], config["planHash"]
+    files.dispatcher_config.write_text(json.dumps(config))
+    chain = LocalChain(files)
+    chain.start_dispatcher()
+    return files, chain
+
+
+def _leave(stage: FakeStage) -> None:
+    """What a stage stopped on purpose does: a leaving notice on (here straight to the dispatcher)."""
+    from runtime.frames import Notice, encode_notice
+
+    stage.push.send_multipart(encode_notice(Notice("leaving", 1, stage.plan_hash, stage.version)))
+    time.sleep(0.2)
+    stage.close()
+
+
+def test_a_version_bump_holds_requests_and_answers_them_from_the_new_chain(
+    tmp_path: Path, fake_stage_factory: Callable
+) -> None:
+    files, chain = _version_free(tmp_path, deadlineSeconds=20.0, maxAttempts=3)
+    url = files.url + "/v2/models/toy/infer"
+    with chain:
+        old = fake_stage_factory(files.data_ports[0], files.result_port, "plan-a", "1.0.0", double)
+        assert wait_ready(files.url, 30)
+        status, reply, _ = _post(url, _tensor_body())
+        assert status == 200 and reply["model_version"] == "1.0.0"
+        assert reply["outputs"][0]["data"] == [0, 2, 4, 6]
+        assert model_metadata(files.url, "toy")["versions"] == ["1.0.0"]
+        _leave(old)
+        with ThreadPoolExecutor(4) as pool:
+            held = [pool.submit(_post, url, _tensor_body()) for _ in range(4)]
+            time.sleep(2.0)  # stage 1 is gone; without the notice this would be 503 at once
+            assert _get(files.url + "/v2/health/ready")[0] == 200
+            assert metrics(files)["seifer_dispatcher_rolling"] == 1
+            assert not any(f.done() for f in held)
+            fake_stage_factory(
+                files.data_ports[0], files.result_port, "plan-b", "2.0.0", lambda h, a: [a * 3]
+            )
+            results = [f.result(timeout=30) for f in held]
+    assert [r[0] for r in results] == [200] * 4, results
+    assert all(r[1]["model_version"] == "2.0.0" for r in results)
+    assert all(r[1]["outputs"][0]["data"] == [0, 3, 6, 9] for r in results)
+
+
+def test_a_notice_holds_only_until_the_deadline(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    """No new chain within the deadline after the notice: the dispatcher is unready and refuses (503)."""
+    files, chain = _version_free(tmp_path, deadlineSeconds=2.0, maxAttempts=1)
+    with chain:
+        old = fake_stage_factory(files.data_ports[0], files.result_port, "plan-a", "1.0.0", double)
+        assert wait_ready(files.url, 30)
+        _leave(old)
+        assert _get(files.url + "/v2/health/ready")[0] == 200
+        assert wait_for(lambda: _get(files.url + "/v2/health/ready")[0] == 503, 15)
+        status, reply, headers = _post(files.url + "/v2/models/toy/infer", _tensor_body())
+    assert status == 503 and headers.get("Retry-After") == "1", reply
