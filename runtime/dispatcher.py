@@ -25,10 +25,10 @@ whose output tensor it expects, and answers each request with the version that c
 bump replaces the stages but never the dispatcher. A stage stopped on purpose sends a ``leaving`` notice
 down the chain (runtime/stage.py); on it the dispatcher is *rolling* for up to ``deadlineSeconds``: it
 stays ready and admits requests, holds them (re-sends are free, only the deadline fails one) and, once a
-frame sent after the notice comes back (the new chain answers), re-sends at once everything it had sent into
-the old chain. Without a notice (a crash, a lost node, a chain that never answered) nothing changes: 503
-at once while not ready. On SIGTERM it stops taking requests and drains: the ones it holds are answered (or
-fail at their deadline) before it exits, instead of a 504 each.
+frame sent after the notice comes back (the new chain answers), re-sends at once every waiting request that
+went out before that frame (into the old chain, or lost). Without a notice (a crash, a lost node, a chain
+that never answered) nothing changes: 503 at once while not ready. On SIGTERM it stops taking requests and
+drains: the ones it holds are answered (or fail at their deadline) before it exits, instead of a 504 each.
 """
 
 from __future__ import annotations
@@ -225,12 +225,14 @@ class Chain:
 
     def _answered(self, sent_at: float) -> None:
         """A frame came back through the chain: ends a rollout when it was sent after the last notice, and
-        then sends again what went into the old chain."""
+        then sends again every request still waiting that went out before it. Each hop is first in, first
+        out, so those either went into the old chain (even just after the notice: a stage takes a moment to
+        stop) or were lost; none is still on its way through the new one."""
         if self.rolling_since is None or sent_at < self.rolling_since:
             return
         now = time.monotonic()
         log.info("the chain answers again (version %s): rollout done, re-sending what it lost", self.version)
-        for entry in self.table.resend_sent_before(self.rolling_since, now):
+        for entry in self.table.resend_sent_before(sent_at, now):
             self.metrics.retries.inc()
             self.send_queue.put_nowait(entry.request_id)
         self.rolling_since, self.rolling_until = None, float("-inf")
