@@ -206,7 +206,8 @@ class Chain:
     def rolling(self, now: float | None = None) -> bool:
         """A stage announced it is being replaced and the new chain has not answered yet (bounded by the
         deadline after the last notice)."""
-        return self.rolling_since is not None and (now or time.monotonic()) < self.rolling_until
+        now = time.monotonic() if now is None else now
+        return self.rolling_since is not None and now < self.rolling_until
 
     def _notice(self, notice: Notice) -> None:
         self.metrics.notices.inc(kind=notice.kind)
