@@ -5,7 +5,9 @@ spec, as a user would), real ZeroMQ with CURVE, LiteRT stages, a real Keras mode
 second one with other weights as version 2. A client streams requests from two threads throughout; the
 bump replaces every stage (Recreate) and not the dispatcher, which holds requests until the new chain
 answers. No timing is asserted beyond "nothing failed": the longest latency in the bump window is printed
-(`-s`) and recorded as a test property.
+(`-s`) and recorded as a test property. Run on loopback, and as root also on the emulated cluster (a network
+namespace per node, rate-limited links, a memory cgroup per pod and CPU quotas per node), where the
+replaced processes must rejoin their node's namespace and cgroups.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from seifer_iac.local import cgroups, netns
 from tests.e2e.conftest import build_tiny_model, free_port, reference_outputs, tiny_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +144,30 @@ def _cli(*args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_version_bump_under_load_answers_every_request(tmp_path, tiny_model_path, record_property):
+def _dispatcher_url(log: Path, up: subprocess.Popen) -> str | None:
+    """The URL `seifer up --local` prints (the gateway's namespace address when the network is emulated)."""
+    deadline = time.monotonic() + GENEROUS_S
+    while up.poll() is None and time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith("dispatcher: http://"):
+                return line.split()[1].split("/v2/")[0]
+        time.sleep(0.2)
+    return None
+
+
+def _emulated_cluster_or_skip() -> None:
+    for available in (netns.available, cgroups.available):
+        ok, reason = available()
+        if not ok:
+            pytest.skip(f"cannot emulate the cluster here: {reason}")
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["loopback", "emulated-cluster"])
+def test_a_version_bump_under_load_answers_every_request(
+    tmp_path, tiny_model_path, record_property, emulated
+):
+    if emulated:
+        _emulated_cluster_or_skip()
     v1, v2 = tmp_path / "tiny-v1.keras", tmp_path / "tiny-v2.keras"
     v1.write_bytes(tiny_model_path.read_bytes())
     model = build_tiny_model()  # the same architecture, other weights: answers tell the versions apart
@@ -152,8 +179,8 @@ def test_a_version_bump_under_load_answers_every_request(tmp_path, tiny_model_pa
     spec.write_text(SPEC.format(name=NAME, model=v1.name, version="1", port=port))
     run_dir = tmp_path / "run"
     env = {**os.environ, "SEIFER_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    flags = ("--emulate-network=no", "--limits=no", "--run-dir", str(run_dir))
-    url = f"http://127.0.0.1:{port}"
+    mode = "yes" if emulated else "no"
+    flags = (f"--emulate-network={mode}", f"--limits={mode}", "--run-dir", str(run_dir))
     with open(tmp_path / "up.log", "wb") as log:
         up = subprocess.Popen(
             [sys.executable, "-m", "seifer_iac.cli", "up", "--local", str(spec), *flags],
@@ -162,6 +189,7 @@ def test_a_version_bump_under_load_answers_every_request(tmp_path, tiny_model_pa
             cwd=ROOT,
             env=env,
         )
+    url = _dispatcher_url(tmp_path / "up.log", up) or f"http://127.0.0.1:{port}"
     client = Client(f"{url}/v2/models/{NAME}/infer")
     try:
         deadline = time.monotonic() + GENEROUS_S
@@ -222,7 +250,8 @@ def test_a_version_bump_under_load_answers_every_request(tmp_path, tiny_model_pa
     record_property("rollout_requests", len(answers))
     record_property("rollout_longest_latency_s", round(longest, 3))
     print(
-        f"\nrollout: {len(answers)} requests, 0 failed; {len(window)} in the bump window "
+        f"\nrollout ({'emulated cluster' if emulated else 'loopback'}): {len(answers)} requests, 0 failed; "
+        f"{len(window)} in the bump window "
         f"({bump_end - bump_start:.1f} s, the second `seifer up` included), longest latency {longest:.2f} s "
         f"(median before the bump {usual * 1000:.1f} ms)"
     )
