@@ -99,7 +99,7 @@ def command(
     On a pipeline that already runs (same run directory) it applies the changed spec instead, as
     `pulumi up` would: every process whose pod template changed is replaced (Recreate), the others keep
     running, and it returns once the replacements are ready. A model-version bump replaces every stage
-    and not the dispatcher, which holds requests meanwhile, so no request fails.
+    and not the dispatcher, which holds requests meanwhile (up to their deadline) instead of failing them.
 
     \b
     Examples:
