@@ -144,8 +144,8 @@ class DispatcherConfig:
     pipeline: str
     stages: int
     model_name: str
-    model_version: str
-    plan_hash: str
+    model_version: str | None  # None: version-free (learned from the chain; see runtime/dispatcher.py)
+    plan_hash: str | None
     http_port: int
     result_port: int
     first: Endpoint
@@ -219,8 +219,8 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
         "pipeline": data["pipeline"],
         "stages": data["stages"],
         "model_name": data["modelName"],
-        "model_version": data["modelVersion"],
-        "plan_hash": data["planHash"],
+        "model_version": data.get("modelVersion"),  # the schema requires both for a stage
+        "plan_hash": data.get("planHash"),
         "codec": _codec(data, "codec"),
         "queue_depth": data["queueDepth"],
         "address": data["listen"].get("address", "0.0.0.0"),

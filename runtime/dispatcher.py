@@ -18,6 +18,17 @@ is one inference per attempt timeout while idle, none under traffic. While not r
 answers infer requests with 503 and Retry-After at once instead of holding them for the deadline (requests
 already in the chain keep being re-sent). Losing stage 1 makes it unready after a second at most; a
 shorter blip (ZeroMQ reconnects in 100 ms) changes nothing.
+
+Rollouts: without ``modelVersion``/``planHash`` in its config (what the manifests render) the dispatcher is
+version-free: it sends input frames with no version (stage 1 stamps its own), accepts results of any chain
+whose output tensor it expects, and answers each request with the version that computed it, so a version
+bump replaces the stages but never the dispatcher. A stage stopped on purpose sends a ``leaving`` notice
+down the chain (runtime/stage.py); on it the dispatcher is *rolling* for up to ``deadlineSeconds``: it
+stays ready and admits requests, holds them (re-sends are free, only the deadline fails one) and, once a
+frame sent after the notice comes back (the new chain answers), re-sends at once every waiting request that
+went out before that frame (into the old chain, or lost). Without a notice (a crash, a lost node, a chain
+that never answered) nothing changes: 503 at once while not ready. On SIGTERM it stops taking requests and
+drains: the ones it holds are answered (or fail at their deadline) before it exits, instead of a 504 each.
 """
 
 from __future__ import annotations
@@ -42,7 +53,17 @@ from zmq.utils.monitor import parse_monitor_message
 
 from runtime import zmqopts
 from runtime.config import DispatcherConfig, TensorSpec
-from runtime.frames import Decoded, Header, Rejected, decode, encode, expect_tensor
+from runtime.frames import (
+    UNBOUND,
+    Decoded,
+    Header,
+    Notice,
+    Rejected,
+    decode,
+    decode_notice,
+    encode,
+    expect_tensor,
+)
 from runtime.health import Health, add_health_routes
 from runtime.inflight import Policy, Table
 from runtime.metrics import Registry
@@ -96,6 +117,14 @@ class DispatcherMetrics:
         self.queue_depth = registry.gauge(
             "seifer_dispatcher_queue_depth", "ZeroMQ high-water mark (messages)."
         )
+        self.rolling = registry.gauge(
+            "seifer_dispatcher_rolling",
+            "1 while a stage announced it is being replaced and no answer "
+            "from the new chain came back yet (requests are held, not refused).",
+        )
+        self.notices = registry.counter(
+            "seifer_dispatcher_notices_total", "Notices received from stages, by kind."
+        )
 
 
 class Chain:
@@ -106,7 +135,7 @@ class Chain:
         self.table = Table(
             Policy(cfg.deadline_seconds, cfg.attempt_timeout_seconds, cfg.max_attempts, cfg.max_in_flight)
         )
-        self.waiters: dict[int, asyncio.Future[np.ndarray]] = {}
+        self.waiters: dict[int, asyncio.Future[tuple[np.ndarray, str]]] = {}
         # Random start: results of a previous dispatcher incarnation still in the chain can never match.
         self.next_id = secrets.randbits(48)
         self.send_queue: asyncio.Queue[int] = asyncio.Queue()
@@ -128,6 +157,9 @@ class Chain:
         self.last_answer = float("-inf")  # monotonic time the chain last delivered a result
         self.silent_since: float | None = None  # first unanswered probe since the last answer
         self.probe_input = np.zeros([1 if n == -1 else n for n in cfg.input.shape], dtype=cfg.input.dtype)
+        self.version = cfg.model_version  # of the chain that answered last (None until one did)
+        self.rolling_since: float | None = None  # a stage's leaving notice came (monotonic)
+        self.rolling_until = float("-inf")
         self.expect_result = expect_tensor(
             cfg.plan_hash,
             cfg.model_version,
@@ -171,8 +203,45 @@ class Chain:
             self.curve.close()
         self.ctx.term()
 
-    async def infer(self, array: np.ndarray) -> np.ndarray:
-        """Send one request through the chain and wait for its single result (or ChainFailed)."""
+    def rolling(self, now: float | None = None) -> bool:
+        """A stage announced it is being replaced and the new chain has not answered yet (bounded by the
+        deadline after the last notice)."""
+        now = time.monotonic() if now is None else now
+        return self.rolling_since is not None and now < self.rolling_until
+
+    def _notice(self, notice: Notice) -> None:
+        self.metrics.notices.inc(kind=notice.kind)
+        now = time.monotonic()
+        if not self.rolling(now):
+            log.info(
+                "stage %d (version %s) is being replaced: holding requests for up to %g s until the new "
+                "chain answers",
+                notice.stage,
+                notice.model_version,
+                self.cfg.deadline_seconds,
+            )
+        self.rolling_since, self.rolling_until = now, now + self.cfg.deadline_seconds
+        self.metrics.rolling.set(1)
+        self.health.set_ready()
+
+    def _answered(self, sent_at: float) -> None:
+        """A frame came back through the chain: ends a rollout when it was sent after the last notice, and
+        then sends again every request still waiting that went out before it. Each hop is first in, first
+        out, so those either went into the old chain (even just after the notice: a stage takes a moment to
+        stop) or were lost; none is still on its way through the new one."""
+        if self.rolling_since is None or sent_at < self.rolling_since:
+            return
+        now = time.monotonic()
+        log.info("the chain answers again (version %s): rollout done, re-sending what it lost", self.version)
+        for entry in self.table.resend_sent_before(sent_at, now):
+            self.metrics.retries.inc()
+            self.send_queue.put_nowait(entry.request_id)
+        self.rolling_since, self.rolling_until = None, float("-inf")
+        self.metrics.rolling.set(0)
+
+    async def infer(self, array: np.ndarray) -> tuple[np.ndarray, str]:
+        """Send one request through the chain and wait for its single result and the version that computed
+        it (or ChainFailed)."""
         if self.closed:
             raise ChainFailed("dispatcher shutting down")
         request_id = self.next_id
@@ -189,8 +258,15 @@ class Chain:
             self.waiters.pop(request_id, None)
             self.metrics.in_flight.set(len(self.table.entries))
 
+    async def drain(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until every admitted request is answered or has failed."""
+        limit = time.monotonic() + seconds
+        while self.waiters and time.monotonic() < limit:
+            await asyncio.sleep(0.05)
+
     async def _send(self) -> None:
         cfg = self.cfg
+        plan, version = cfg.plan_hash or UNBOUND, cfg.model_version or UNBOUND
         while True:
             request_id = await self.send_queue.get()
             if request_id in self.probes:
@@ -202,30 +278,20 @@ class Chain:
             entry.sent_attempt = entry.attempt
             wall_deadline = time.time() + (entry.deadline - time.monotonic())
             header = Header(
-                request_id,
-                entry.attempt,
-                cfg.plan_hash,
-                cfg.model_version,
-                1,
-                codec=cfg.codec,
-                deadline=wall_deadline,
+                request_id, entry.attempt, plan, version, 1, codec=cfg.codec, deadline=wall_deadline
             )
             frames = encode(header, entry.payload)
             await self.push.send_multipart(frames, copy=False)  # waits while stage 1 is down or full
+            entry.sent_at = time.monotonic()
             self.metrics.bytes_out.inc(sum(len(memoryview(f).cast("B")) for f in frames))
 
     async def _send_probe(self, request_id: int) -> None:
         deadline = time.time() + self.cfg.attempt_timeout_seconds
-        header = Header(
-            request_id,
-            0,
-            self.cfg.plan_hash,
-            self.cfg.model_version,
-            1,
-            codec=self.cfg.codec,
-            deadline=deadline,
-        )
+        plan, version = self.cfg.plan_hash or UNBOUND, self.cfg.model_version or UNBOUND
+        header = Header(request_id, 0, plan, version, 1, codec=self.cfg.codec, deadline=deadline)
         await self.push.send_multipart(encode(header, self.probe_input), copy=False)
+        if request_id in self.probes:
+            self.probes[request_id] = time.monotonic()  # sent (it may have waited for stage 1)
 
     async def _probe(self) -> None:
         """Keep readiness true to the whole chain: ready while results come back, probe when they stop."""
@@ -234,14 +300,25 @@ class Chain:
         while True:
             await asyncio.sleep(min(0.1, window / 4))
             now = time.monotonic()
-            if not self.peers:
+            rolling = self.rolling(now)
+            if self.rolling_since is not None and not rolling:
+                log.warning(
+                    "no answer from the new chain within %g s of the last notice", self.cfg.deadline_seconds
+                )
+                self.rolling_since = None
+                self.metrics.rolling.set(0)
+            if rolling:
+                self.health.set_ready()  # held, not refused: keep the Service routing requests here
+            if not self.peers and not rolling:
                 # a blip (ZeroMQ reconnects in 100 ms) keeps what was; a lasting loss is unready at once
                 lost = self.disconnected_since
                 if lost is None or now - lost >= min(window, 1.0):
                     self.silent_since = None
                     self.health.set_unready(self.unconnected_reason())
                 continue
-            if now - self.last_answer < window:
+            if not self.peers:
+                continue  # rolling: probe once stage 1 is back
+            if now - self.last_answer < window and not rolling:
                 self.silent_since = None
                 self.health.set_ready()
                 continue
@@ -253,7 +330,7 @@ class Chain:
                 request_id, self.next_id = self.next_id, self.next_id + 1
                 self.probes[request_id] = now
                 self.send_queue.put_nowait(request_id)
-            if now - self.silent_since >= window:
+            if now - self.silent_since >= window and not rolling:
                 self.health.set_unready(
                     f"the chain did not answer a probe within {window:g} s: a stage is down, unready or "
                     "unreachable, or its results are refused (see seifer_dispatcher_rejected_total)"
@@ -272,7 +349,11 @@ class Chain:
             except zmq.Again:  # pyzmq saw a readiness event with nothing to read (seen under load)
                 continue
             self.metrics.bytes_in.inc(sum(len(f.buffer) for f in frames))
-            decoded = self._check(frames)
+            notice = decode_notice(frames)
+            if isinstance(notice, Notice):
+                self._notice(notice)
+                continue
+            decoded = notice or self._check(frames)
             if isinstance(decoded, Rejected):
                 self.metrics.rejects.inc(reason=decoded.reason)
                 if decoded.reason not in warned:
@@ -285,20 +366,28 @@ class Chain:
                 continue
             request_id = decoded.header.request_id
             self.last_answer = time.monotonic()
-            if self.probes.pop(request_id, None) is not None:
+            self.version = decoded.header.model_version or self.version
+            probe_sent = self.probes.pop(request_id, None)
+            if probe_sent is not None:
+                self._answered(probe_sent)
                 continue
+            entry = self.table.entries.get(request_id)
+            if entry is not None:
+                self._answered(entry.sent_at)
             if not self.table.complete(request_id, None):
                 self.metrics.duplicates.inc()
                 continue
             future = self.waiters.get(request_id)
             if future is not None and not future.done():
-                future.set_result(np.array(decoded.array))  # copy: the frame's buffer is not ours
+                # copy: the frame's buffer is not ours
+                future.set_result((np.array(decoded.array), decoded.header.model_version))
 
     async def _watch(self) -> None:
         interval = min(0.05, self.cfg.attempt_timeout_seconds / 4)
         while True:
             await asyncio.sleep(interval)
-            resend, failed = self.table.tick(time.monotonic())
+            now = time.monotonic()
+            resend, failed = self.table.tick(now, hold=self.rolling(now))
             for entry in resend:
                 self.metrics.retries.inc()
                 log.debug("re-sending request %d, attempt %d", entry.request_id, entry.attempt)
@@ -415,8 +504,8 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
         if name != cfg.model_name:
             raise OipError(404, f"model {name!r} not found; this dispatcher serves {cfg.model_name!r}")
         version = request.match_info.get("version")
-        if version is not None and version != cfg.model_version:
-            raise OipError(404, f"model {name!r} has version {cfg.model_version!r}, not {version!r}")
+        if version is not None and version != chain.version:
+            raise OipError(404, f"model {name!r} has version {chain.version!r}, not {version!r}")
 
     async def server_metadata(_: web.Request) -> web.Response:
         return _json({"name": "seifer-dispatcher", "version": "2", "extensions": ["binary_tensor_data"]})
@@ -427,7 +516,7 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
             [
                 {
                     "name": cfg.model_name,
-                    "version": cfg.model_version,
+                    "version": chain.version or "",
                     "state": "READY" if ready else "UNAVAILABLE",
                 }
             ]
@@ -441,7 +530,7 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
         return _json(
             {
                 "name": cfg.model_name,
-                "versions": [cfg.model_version],
+                "versions": [chain.version] if chain.version else [],
                 "platform": "seifer-chain",
                 "inputs": [tensor_metadata(cfg.input)],
                 "outputs": [tensor_metadata(cfg.output)],
@@ -491,20 +580,18 @@ def build_app(cfg: DispatcherConfig, chain: Chain, health: Health, registry: Reg
                 headers={"Retry-After": "1"},
             )
         try:
-            result = await chain.infer(array)
+            result, version = await chain.infer(array)
         except ChainFailed as exc:
             return _error(504, f"chain did not answer: {exc}")
         request_id = client_id if client_id is not None else secrets.token_hex(8)
         if wants_binary_output(body):
-            head, raw = infer_response_binary(
-                cfg.model_name, cfg.model_version, request_id, cfg.output.name, result
-            )
+            head, raw = infer_response_binary(cfg.model_name, version, request_id, cfg.output.name, result)
             return web.Response(
                 body=head + raw,
                 content_type="application/octet-stream",
                 headers={HEADER_LENGTH: str(len(head))},
             )
-        body = infer_response(cfg.model_name, cfg.model_version, request_id, cfg.output.name, result)
+        body = infer_response(cfg.model_name, version, request_id, cfg.output.name, result)
         return _json(body)
 
     app.router.add_get("/v2", server_metadata)
@@ -539,7 +626,7 @@ async def serve(cfg: DispatcherConfig) -> None:
     log.info(
         "dispatcher for %s %s: HTTP on %d, results on %d, stage 1 at %s",
         cfg.model_name,
-        cfg.model_version,
+        cfg.model_version or "(any version: learned from the chain)",
         cfg.http_port,
         cfg.result_port,
         cfg.first.address,
@@ -549,11 +636,12 @@ async def serve(cfg: DispatcherConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
-    log.info("dispatcher stopping")
-    for site in list(runner.sites):  # no new requests; those waiting get a 504 "shutting down"
+    log.info("dispatcher stopping: no new requests; draining %d held", len(chain.waiters))
+    for site in list(runner.sites):  # no new requests; those held are still answered (drain)
         with contextlib.suppress(Exception):
             await site.stop()
-    await chain.close()
+    await chain.drain(cfg.deadline_seconds + 1.0)
+    await chain.close()  # anything still waiting now gets a 504 "shutting down"
     await runner.cleanup()
 
 

@@ -19,6 +19,14 @@ decompressor bytes it has not checked.
 
 ``decode`` never raises: anything malformed, foreign or truncated becomes ``Rejected(reason, detail)``
 with ``reason`` from a small fixed set, usable as a metrics label.
+
+Rollouts: the dispatcher sends its input frames *version-free* (empty plan and version) unless its config
+pins a version; stage 1 accepts those (the input is the model's own, the same for every version, and its
+tensor is checked as always) and stamps its own plan and version on what it sends on, so every later hop
+still refuses activations of another chain. A *notice* is a third kind of message: one frame,
+``b"SEIN\x01"`` + a small JSON object, that a stage sends on when it is stopped on purpose (SIGTERM: a
+rollout or a rescheduling replaces it) and every stage relays unchanged, so it reaches the dispatcher,
+which then holds requests while the chain changes instead of refusing them (runtime/dispatcher.py).
 """
 
 from __future__ import annotations
@@ -45,6 +53,10 @@ from runtime.codecs import (
 from runtime.config import TensorSpec
 
 MAGIC = b"SEIF\x01"
+NOTICE_MAGIC = b"SEIN\x01"
+MAX_NOTICE_BYTES = 512
+UNBOUND = ""  # plan and version of a version-free input frame (configs require non-empty ones)
+NOTICE_KINDS = ("leaving",)
 MAX_HEADER_BYTES = 4 * 1024  # a real header is about 200 bytes
 MAX_PAYLOAD_BYTES = 1 << 31  # without an expectation (tools), a tensor larger than 2 GiB is refused
 DTYPES = (
@@ -110,13 +122,14 @@ class Expect:
     bound for lz4 and the other zfp modes) before a byte of it is decoded.
     """
 
-    plan_hash: str
-    model_version: str
+    plan_hash: str | None  # None: any (a version-free dispatcher accepts every chain's results)
+    model_version: str | None
     stage: int
     dtype: str
     shape: tuple[int, ...]
     codec: CodecSpec
     max_batch: int = 1
+    accept_unbound: bool = False  # stage 1: also accept version-free input frames (UNBOUND plan and version)
 
     def shape_error(self, shape: tuple[int, ...]) -> str | None:
         expected = self.shape
@@ -139,10 +152,18 @@ class Expect:
 
 
 def expect_tensor(
-    plan_hash: str, model_version: str, stage: int, tensor: TensorSpec, codec: CodecSpec, max_batch: int
+    plan_hash: str | None,
+    model_version: str | None,
+    stage: int,
+    tensor: TensorSpec,
+    codec: CodecSpec,
+    max_batch: int,
+    accept_unbound: bool = False,
 ) -> Expect:
     """The expectation of a hop that carries ``tensor`` (from a stage or dispatcher config)."""
-    return Expect(plan_hash, model_version, stage, tensor.dtype, tensor.shape, codec, max_batch)
+    return Expect(
+        plan_hash, model_version, stage, tensor.dtype, tensor.shape, codec, max_batch, accept_unbound
+    )
 
 
 @dataclass(frozen=True)
@@ -222,9 +243,10 @@ def _parse_header(raw: memoryview) -> dict[str, Any] | Rejected:
 
 
 def _identity(meta: dict[str, Any], expect: Expect, not_after: float | None) -> Rejected | None:
-    if meta["plan"] != expect.plan_hash:
+    unbound = expect.accept_unbound and meta["plan"] == UNBOUND and meta["ver"] == UNBOUND
+    if not unbound and expect.plan_hash is not None and meta["plan"] != expect.plan_hash:
         return Rejected("plan_hash", f"frame plan {meta['plan'][:12]!r} != {expect.plan_hash[:12]!r}")
-    if meta["ver"] != expect.model_version:
+    if not unbound and expect.model_version is not None and meta["ver"] != expect.model_version:
         return Rejected("model_version", f"frame version {meta['ver'][:40]!r} != {expect.model_version!r}")
     if meta["stg"] != expect.stage:
         return Rejected("wrong_stage", f"frame is for stage {meta['stg']}, this hop is {expect.stage}")
@@ -318,6 +340,58 @@ def decode(
         return Rejected("bad_header", f"{type(exc).__name__}: {exc}")
 
 
-def reply_header(header: Header, stage: int, codec: CodecSpec) -> Header:
-    """The header a stage sends on: same request, attempt, plan and deadline; next stage; its own codec."""
-    return replace(header, stage=stage, codec=codec)
+def reply_header(
+    header: Header,
+    stage: int,
+    codec: CodecSpec,
+    plan_hash: str | None = None,
+    model_version: str | None = None,
+) -> Header:
+    """The header a stage sends on: same request, attempt and deadline; next stage; its own codec; and its
+    own plan and version when given (stage 1 stamps a version-free input frame with them)."""
+    return replace(
+        header,
+        stage=stage,
+        codec=codec,
+        plan_hash=header.plan_hash if plan_hash is None else plan_hash,
+        model_version=header.model_version if model_version is None else model_version,
+    )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A stage telling the dispatcher, through the stages after it, that it is stopping on purpose."""
+
+    kind: str
+    stage: int
+    plan_hash: str
+    model_version: str
+
+
+def encode_notice(notice: Notice) -> list[bytes]:
+    """One frame: the notice magic and a compact JSON object."""
+    meta = {"kind": notice.kind, "stg": notice.stage, "plan": notice.plan_hash, "ver": notice.model_version}
+    return [NOTICE_MAGIC + json.dumps(meta, separators=(",", ":")).encode()]
+
+
+def decode_notice(frames: Sequence[Any]) -> Notice | Rejected | None:
+    """A notice, ``Rejected`` for a malformed one, or None when the message is not a notice (an activation
+    goes on to ``decode``); never raises."""
+    try:
+        if len(frames) != 1:
+            return None
+        raw = _as_bytes_view(frames[0])
+        if bytes(raw[: len(NOTICE_MAGIC)]) != NOTICE_MAGIC:
+            return None
+        if len(raw) > MAX_NOTICE_BYTES:
+            return Rejected("bad_header", f"notice of {len(raw)} bytes exceeds {MAX_NOTICE_BYTES}")
+        meta = json.loads(bytes(raw[len(NOTICE_MAGIC) :]))
+        if not isinstance(meta, dict) or set(meta) != {"kind", "stg", "plan", "ver"}:
+            return Rejected("bad_header", "a notice has exactly kind, stg, plan and ver")
+        if meta["kind"] not in NOTICE_KINDS or not _is_int(meta["stg"]) or not 0 < meta["stg"] < 1 << 16:
+            return Rejected("bad_header", "notice kind or stage out of range")
+        if not isinstance(meta["plan"], str) or not isinstance(meta["ver"], str):
+            return Rejected("bad_header", "notice plan and ver must be strings")
+        return Notice(meta["kind"], meta["stg"], meta["plan"], meta["ver"])
+    except Exception as exc:  # malformed JSON, bad UTF-8: one dropped message, never the process
+        return Rejected("bad_header", f"notice: {type(exc).__name__}")

@@ -6,6 +6,10 @@ client it is exactly-once: the first result for a request id completes it, later
 attempt arriving late, or a replay) are counted as duplicates and dropped. After ``max_attempts`` or the
 overall deadline the request fails with a reason, never hangs.
 
+While the chain is being replaced (a rollout: ``hold``), re-sends are free: a request then fails only at its
+deadline, and once the new chain answers every request last sent into the old one is sent again at once
+(``resend_sent_before``), also free, so the attempts a request had left are kept for real failures.
+
 Times are passed in (``now``), so the policy is tested without sleeping.
 """
 
@@ -25,6 +29,8 @@ class Entry:
     attempt: int = 1
     resend_at: float = 0.0
     sent_attempt: int = 0
+    sent_at: float = float("-inf")  # when the current attempt went out (monotonic)
+    free_attempts: int = 0  # re-sends made while the chain was being replaced; they do not count
     result: Any = None
     error: str = ""
     done: bool = False
@@ -69,8 +75,21 @@ class Table:
     def remove(self, request_id: int) -> None:
         self.entries.pop(request_id, None)
 
-    def tick(self, now: float) -> tuple[list[Entry], list[Entry]]:
-        """Advance timers: (entries to re-send with their new attempt, entries that just failed)."""
+    def resend_sent_before(self, moment: float, now: float) -> list[Entry]:
+        """Entries whose current attempt went out before ``moment`` (into a chain since replaced): their
+        next attempt, free, to send now."""
+        again = []
+        for entry in self.entries.values():
+            if not entry.done and entry.sent_attempt == entry.attempt and entry.sent_at < moment:
+                entry.attempt += 1
+                entry.free_attempts += 1
+                entry.resend_at = now + self.policy.attempt_timeout_seconds
+                again.append(entry)
+        return again
+
+    def tick(self, now: float, hold: bool = False) -> tuple[list[Entry], list[Entry]]:
+        """Advance timers: (entries to re-send with their new attempt, entries that just failed).
+        With ``hold`` (the chain is being replaced) only the deadline fails a request."""
         resend, failed = [], []
         for entry in self.entries.values():
             if entry.done:
@@ -81,13 +100,14 @@ class Table:
                     f"after {entry.attempt} attempt(s)"
                 )
             elif now >= entry.resend_at:
-                if entry.attempt >= self.policy.max_attempts:
+                if entry.attempt - entry.free_attempts >= self.policy.max_attempts and not hold:
                     entry.error = (
                         f"no result after {entry.attempt} attempt(s) of "
                         f"{self.policy.attempt_timeout_seconds:g} s each"
                     )
                 else:
                     entry.attempt += 1
+                    entry.free_attempts += hold
                     entry.resend_at = now + self.policy.attempt_timeout_seconds
                     resend.append(entry)
                     continue

@@ -7,7 +7,13 @@ process alive, unready, with one clear log line and the reason in ``/v2/health/r
 shows up as an unready pod, not a silent crash loop.
 
 Loop (a worker thread; LiteRT and TensorFlow release the GIL so HTTP stays responsive): PULL -> decode ->
-check plan hash, model version, stage index and deadline -> run -> encode with this stage's codec -> PUSH.
+check plan hash, model version, stage index and deadline -> run -> encode with this stage's codec and its
+own plan and version -> PUSH. Stage 1 also accepts the dispatcher's version-free input frames (frames.py).
+
+Stopping on purpose (SIGTERM: Kubernetes replaces the pod in a rollout or moves it) sends a ``leaving``
+notice on, and every stage relays the notices it receives, so the dispatcher learns that the chain is
+changing and holds requests instead of refusing them; a crash or a lost node sends nothing, so the
+dispatcher's readiness (503 at once) is unchanged for those.
 """
 
 from __future__ import annotations
@@ -30,7 +36,18 @@ from runtime import zmqopts
 from runtime.backends import Runner
 from runtime.codecs import CodecSpec
 from runtime.config import StageConfig
-from runtime.frames import Buffer, Expect, Rejected, decode, encode, expect_tensor, reply_header
+from runtime.frames import (
+    Buffer,
+    Expect,
+    Notice,
+    Rejected,
+    decode,
+    decode_notice,
+    encode,
+    encode_notice,
+    expect_tensor,
+    reply_header,
+)
 from runtime.health import Health, add_health_routes
 from runtime.metrics import Registry
 from runtime.process import run_process
@@ -40,6 +57,7 @@ POLL_MS = 100
 # Deadlines are the dispatcher's wall clock and edge nodes drift (a Raspberry Pi has no RTC): drop work only
 # when it is this far past its deadline, so a node whose clock runs fast by less than this loses nothing.
 CLOCK_SKEW_ALLOWANCE_S = 30.0
+NOTICE_WAIT_S = 1.0  # how long a notice may wait for the next hop before it is dropped
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,15 @@ class Identity:
     @classmethod
     def of(cls, cfg: StageConfig) -> Identity:
         inbound = cfg.input_codec or cfg.codec
-        expect = expect_tensor(cfg.plan_hash, cfg.model_version, cfg.stage, cfg.input, inbound, cfg.max_batch)
+        expect = expect_tensor(
+            cfg.plan_hash,
+            cfg.model_version,
+            cfg.stage,
+            cfg.input,
+            inbound,
+            cfg.max_batch,
+            accept_unbound=cfg.stage == 1,  # the dispatcher's version-free input
+        )
         return cls(expect, cfg.codec)
 
 
@@ -67,9 +93,12 @@ def handle(frames: Sequence[Any], ident: Identity, run: Runner, now: float) -> l
     decoded = decode(frames, ident.expect, not_after=now - CLOCK_SKEW_ALLOWANCE_S)
     if isinstance(decoded, Rejected):
         return decoded
-    header = decoded.header
+    expect = ident.expect
+    header = reply_header(
+        decoded.header, expect.stage + 1, ident.codec, expect.plan_hash, expect.model_version
+    )
     try:
-        return encode(reply_header(header, ident.expect.stage + 1, ident.codec), run(decoded.array))
+        return encode(header, run(decoded.array))
     except Exception as exc:  # a bad input (wrong shape for this partition) must not kill the stage
         return Rejected("run_error", f"{type(exc).__name__}: {exc}")
 
@@ -87,6 +116,9 @@ class StageMetrics:
         self.in_flight = registry.gauge("seifer_stage_in_flight", "Frames received and not yet sent on.")
         self.queue_depth = registry.gauge("seifer_stage_queue_depth", "ZeroMQ high-water mark (messages).")
         self.ready = registry.gauge("seifer_stage_ready", "1 when weights are verified and warmed up.")
+        self.notices = registry.counter(
+            "seifer_stage_notices_total", "Rollout notices sent on (own or relayed), by outcome."
+        )
 
 
 def _nbytes(frames: Sequence[Any]) -> int:
@@ -123,6 +155,14 @@ def serve_chain(
                 continue
             frames = pull.recv_multipart(copy=False)
             metrics.bytes_in.inc(_nbytes(frames))
+            notice = decode_notice(frames)
+            if isinstance(notice, Notice):
+                sent = send_bounded(push, encode_notice(notice), NOTICE_WAIT_S)
+                metrics.notices.inc(outcome="relayed" if sent else "dropped")
+                continue
+            if isinstance(notice, Rejected):
+                metrics.rejects.inc(reason=notice.reason)
+                continue
             metrics.in_flight.add(1)
             start = time.perf_counter()
             out = handle(frames, ident, timed_run, time.time())
@@ -143,6 +183,14 @@ def serve_chain(
                     metrics.bytes_out.inc(_nbytes(out))
                     break
             metrics.in_flight.add(-1)
+        leaving = Notice("leaving", cfg.stage, cfg.plan_hash, cfg.model_version)
+        sent = send_bounded(push, encode_notice(leaving), NOTICE_WAIT_S)
+        metrics.notices.inc(outcome="sent" if sent else "dropped")
+        log.info(
+            "stage %d leaving: %s the dispatcher (via the next hop)",
+            cfg.stage,
+            "told" if sent else "could not tell",
+        )
     except zmqopts.CurveKeyError as exc:  # a missing or wrong Secret: unready with the reason, not dead
         health.fail(str(exc))
         metrics.ready.set(0)
@@ -161,6 +209,14 @@ def serve_chain(
         if curve is not None:
             curve.close()
         ctx.term()
+
+
+def send_bounded(push: zmq.Socket, frames: Sequence[Any], seconds: float) -> bool:
+    """Send when the next hop takes it within ``seconds``; False (dropped) otherwise."""
+    if push.poll(int(seconds * 1000), zmq.POLLOUT):
+        push.send_multipart(frames)
+        return True
+    return False
 
 
 def _timed(run: Runner, metrics: StageMetrics) -> Runner:

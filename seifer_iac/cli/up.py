@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -95,9 +96,15 @@ def command(
     directed link is rate-limited to the spec's bandwidth. Ctrl-C, or `seifer down --local SPEC` from
     another shell, stops everything and leaves nothing behind.
 
+    On a pipeline that already runs (same run directory) it applies the changed spec instead, as
+    `pulumi up` would: every process whose pod template changed is replaced (Recreate), the others keep
+    running, and it returns once the replacements are ready. A model-version bump replaces every stage
+    and not the dispatcher, which holds requests meanwhile (up to their deadline) instead of failing them.
+
     \b
     Examples:
       seifer up --local stacks/dev.pipeline.yaml
+      seifer up --local stacks/dev.pipeline.yaml   # again, after a version bump: rolls the stages
       seifer up --local stacks/dev.pipeline.yaml --emulate-network=yes --demo --requests 100
       seifer up --local stacks/dev.pipeline.yaml --limits=yes --dilation=2 --demo
     """
@@ -111,6 +118,8 @@ def command(
         resolve_emulation,
         resolve_limits,
         run_local,
+        running_supervisor,
+        serve,
     )
     from seifer_iac.local.supervisor import NotReady
     from seifer_iac.local.teardown import default_run_dir
@@ -139,6 +148,16 @@ def command(
         fail(f"{error.strerror or error}: {error.filename or spec_path}")
     spec = release.spec
     click.echo(plan_table(release.plan, spec.model.label))
+    folder = run_dir or default_run_dir(spec.name)
+    owner = running_supervisor(folder)
+    if owner is not None:
+        if demo:
+            say(
+                f"error: --demo starts a pipeline of its own, but one runs in {folder} (pid {owner}); stop it"
+            )
+            raise SystemExit(2)
+        apply_to_running(folder, owner, release.manifests, ready_timeout, say)
+        return
     say(why)
     say(why_limits)
     options = LocalOptions(
@@ -159,8 +178,11 @@ def command(
                 if not ok:
                     raise SystemExit(1)
                 return
-            say(f"serving; Ctrl-C or `seifer down --local {spec_path}` stops it")
-            running.supervisor.serve_forever()
+            say(
+                f"serving; Ctrl-C or `seifer down --local {spec_path}` stops it; "
+                f"`seifer up --local {spec_path}` again applies a changed spec"
+            )
+            serve(running, say)
     except NotReady as error:
         say(f"error: not every process became ready in {ready_timeout:.0f} s:\n{error}")
         raise SystemExit(1) from None
@@ -176,3 +198,26 @@ def command(
     except KeyboardInterrupt:
         say("stopped")
         sys.exit(130)
+
+
+def apply_to_running(
+    folder: Path, owner: int, manifests: list, ready_timeout: float, say: Callable[[str], None]
+) -> None:
+    """Hand the new release to the `seifer up --local` that runs in `folder`; exit 1 when it failed."""
+    from seifer_iac.local.apply import ApplyError, request_apply
+    from seifer_iac.local.runner import running_supervisor
+
+    say(
+        f"a pipeline runs in {folder} (pid {owner}): applying the changed spec to it (it keeps its own "
+        "network emulation, node limits and dilation)"
+    )
+    try:
+        answer = request_apply(
+            folder, manifests, ready_timeout + 60.0, alive=lambda: running_supervisor(folder) is not None
+        )
+    except ApplyError as error:
+        say(f"error: {error}")
+        raise SystemExit(1) from None
+    say(answer["message"] if answer["ok"] else f"error: {answer['message']}")
+    if not answer["ok"]:
+        raise SystemExit(1)

@@ -542,6 +542,21 @@ class Cgroups(SignalScoped):
             pod, limit.node if limit else "", limit.memory_bytes if limit else None, directory, version
         )
 
+    def set_memory(self, pod: str, limit: int) -> None:
+        """A new memory limit for a pod's cgroup (its replacement's manifest says another); v1's
+        memory+swap limit may never be below the memory limit, so the order depends on the direction."""
+        assert self.layout is not None
+        if pod not in self.layout.memory_dirs:
+            return
+        directory, version = self.layout.memory_dirs[pod]
+        writes = memory_limit_writes(directory, version, limit)
+        current = next((p.memory_bytes for p in self.pods if p.pod == pod), None)
+        if version == 1 and (current is None or limit > current):
+            writes = [writes[1], writes[0], *writes[2:]]  # memsw first when raising
+        for write in writes:
+            _write(write)
+        self.pods = [PodLimit(p.pod, p.node, limit) if p.pod == pod else p for p in self.pods]
+
     def set_cpu(self, cores_by_node: Mapping[str, float | None], period_us: int = CPU_PERIOD_US) -> None:
         """Give each node's cgroup its CFS quota (None: unlimited)."""
         assert self.layout is not None

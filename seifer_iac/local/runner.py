@@ -8,26 +8,31 @@ supervisor (processes), so processes stop before their cgroups and namespaces go
 CPU quotas are applied once every process is ready: startup (importing the runtime, loading weights) runs
 unthrottled so a 2-core host does not spend minutes starting a 16-node cluster; what is measured (serving)
 runs at the nodes' speeds, and so does any restart after that.
+
+A changed spec applied while it runs (`seifer up --local` again; `apply`) replaces the processes whose pod
+template changed, with the Recreate strategy, and leaves the others running (`apply_manifests`, `serve`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import zmq
 
-from seifer_iac.local import cgroups, netns, procs, runstate, speed
+from seifer_iac.local import apply, cgroups, netns, procs, runstate, speed
 from seifer_iac.local.calibrate import Calibration, CalibrationError, cached_calibration, calibrate
-from seifer_iac.local.pods import LocalPod, local_pods
-from seifer_iac.local.supervisor import ProcessSpec, RestartPolicy, Supervisor
+from seifer_iac.local.pods import LocalPod, LocalPodError, local_pods
+from seifer_iac.local.supervisor import NotReady, ProcessSpec, RestartPolicy, Supervisor
 from seifer_iac.local.usage import cpu_seconds
 from seifer_iac.manifests import secrets
 from seifer_iac.release import Release
@@ -60,6 +65,10 @@ class RunningPipeline:
     dilation: speed.Dilation | None = None
     calibration: Calibration | None = None
     quotas: tuple[tuple[str, float], ...] = ()  # node -> host cores, as applied
+    manifests: tuple[dict[str, Any], ...] = ()  # what runs now (with this run's key Secret)
+    address_of: Callable[[str], str] = lambda _node: "127.0.0.1"
+    run_dir: Path | None = None
+    python: str = sys.executable
 
     def stage_process(self, index: int) -> str:
         return next(p.name for p in self.pods if p.name.endswith(f"-stage-{index}"))
@@ -109,6 +118,16 @@ def resolve_limits(requested: str) -> tuple[bool, str]:
 
 class LocalRunError(RuntimeError):
     """The run cannot start as asked (already running, a port taken); the message says what to do."""
+
+
+def running_supervisor(run_dir: Path) -> int | None:
+    """The pid of a live `seifer up --local` recorded in `run_dir` (not this process), or None."""
+    state = runstate.read_state(run_dir)
+    owner = (state or {}).get("supervisor", {})
+    pid, ticks = owner.get("pid"), owner.get("start_ticks")
+    if pid and ticks is not None and pid != os.getpid() and procs.is_running(pid, ticks):
+        return int(pid)
+    return None
 
 
 def check_not_running(run_dir: Path, spec_path_hint: str) -> None:
@@ -313,7 +332,96 @@ def run_local(
             dilation,
             calibration,
             tuple(sorted(quotas.items())),
+            tuple(manifests),
+            address_of,
+            options.run_dir,
+            options.python,
         )
+
+
+def apply_manifests(
+    running: RunningPipeline,
+    manifests: Sequence[dict[str, Any]],
+    stream: TextIO | None = None,
+    ready_timeout_s: float = 300.0,
+) -> tuple[RunningPipeline, tuple[str, ...]]:
+    """Bring a running pipeline to `manifests` (a new release's, without key Secrets) as Kubernetes would:
+    each Deployment whose pod template changed gets its process replaced (Recreate, all at once), the rest
+    keep running. Returns the pipeline as it now runs and the replaced Deployments (ready on return).
+
+    Raises LocalRunError for what a running emulator cannot do: Deployments added or removed (a plan with
+    another number of stages) or a replaced pod moved to another node while the network or node limits
+    are emulated; stop the run and start it again for those.
+    """
+    assert running.run_dir is not None
+    keys = [m for m in running.manifests if m.get("kind") == "Secret"]
+    wanted = [m for m in manifests if m.get("kind") != "Secret"] + keys
+    changes = apply.deployment_changes(running.manifests, wanted)
+    if changes.added or changes.removed:
+        raise LocalRunError(
+            "the new release has other Deployments ("
+            + ", ".join([f"+{n}" for n in changes.added] + [f"-{n}" for n in changes.removed])
+            + "): a running local pipeline replaces pods but does not add or remove them; "
+            "stop it (`seifer down --local SPEC`) and start it again"
+        )
+    if not changes.replaced:
+        return dataclasses.replace(running, manifests=tuple(wanted)), ()
+    pods = local_pods(wanted, running.address_of, str(running.run_dir), running.python, running.time_factor)
+    by_name = {pod.name: pod for pod in pods}
+    old_nodes = {pod.name: pod.node for pod in running.pods}
+    replaced = [by_name[name] for name in changes.replaced]
+    moved = [p for p in replaced if p.node != old_nodes.get(p.name)]
+    if moved and (running.emulator is not None or running.cgroups is not None):
+        raise LocalRunError(
+            f"{moved[0].name} moves from node {old_nodes.get(moved[0].name)} to {moved[0].node}, which the "
+            "running emulator (namespaces, node cgroups) cannot follow: stop it (`seifer down --local SPEC`) "
+            "and start it again"
+        )
+    memory = {}
+    if running.cgroups is not None:
+        for pod in replaced:
+            if pod.memory_limit_bytes is not None:
+                running.cgroups.set_memory(pod.name, pod.memory_limit_bytes)
+            if (found := running.cgroups.memory(pod.name)) is not None:
+                memory[pod.name] = found
+    running.supervisor.replace(
+        process_specs(replaced, running.emulator, running.cgroups),
+        prepare=lambda name: write_pod_files(by_name[name], running.run_dir / "pods" / name),  # type: ignore[operator]
+        memory=memory,
+    )
+    running.supervisor.wait_ready(timeout_s=ready_timeout_s * running.time_factor, stream=stream)
+    now = dataclasses.replace(running, pods=tuple(pods), manifests=tuple(wanted))
+    return now, changes.replaced
+
+
+def serve(running: RunningPipeline, say: Callable[[str], None], poll_s: float = 0.5) -> None:
+    """Serve until stopped (a signal raises `Terminated`), applying every change another `seifer up --local`
+    hands over (`apply.request_apply`) and answering it."""
+    assert running.run_dir is not None
+    while True:
+        request = apply.take_request(running.run_dir)
+        if request is None:
+            time.sleep(poll_s)
+            continue
+        ident, manifests = request
+        say("applying a changed release to the running pipeline")
+        try:
+            running, replaced = apply_manifests(running, manifests)
+        except (LocalRunError, LocalPodError, cgroups.CgroupError, OSError) as error:
+            say(f"not applied: {error}")
+            apply.answer_request(running.run_dir, ident, False, str(error))
+            continue
+        except NotReady as error:
+            say(f"applied, but not every replaced process became ready: {error}")
+            apply.answer_request(running.run_dir, ident, False, str(error).splitlines()[0])
+            continue
+        message = (
+            "replaced (Recreate): " + ", ".join(replaced)
+            if replaced
+            else "nothing changed: no pod template differs"
+        )
+        say(message)
+        apply.answer_request(running.run_dir, ident, True, message, replaced)
 
 
 def _mib(num_bytes: int | None) -> str:

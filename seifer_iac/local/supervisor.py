@@ -324,6 +324,43 @@ class Supervisor(SignalScoped):
             slot.reason = "Error" if code != 0 else "Completed"
             slot.message = None
 
+    def replace(
+        self,
+        specs: Sequence[ProcessSpec],
+        prepare: Callable[[str], None] | None = None,
+        memory: Mapping[str, PodMemory] | None = None,
+    ) -> None:
+        """Recreate, as a Deployment does when its pod template changes: stop the named processes together
+        (SIGTERM, the grace period, then SIGKILL), `prepare(name)` each (write its new files), then start
+        each with its new spec as a new pod (restart count 0, not ready until its probe answers)."""
+        with self._lock:
+            slots = [self._slots[spec.name] for spec in specs]  # KeyError: not a process of this run
+            live = [slot for slot in slots if slot.popen is not None]
+            for slot in live:
+                self._signal(slot, signal.SIGTERM)
+            deadline = time.monotonic() + self.grace_s
+            for slot in live:
+                assert slot.popen is not None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    slot.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            for slot in live:
+                self._signal(slot, signal.SIGKILL)
+                assert slot.popen is not None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    slot.popen.wait(timeout=5.0)
+            for spec, slot in zip(specs, slots, strict=True):
+                slot.spec, slot.popen, slot.ready = spec, None, False
+                slot.restarts, slot.history, slot.backoff_s, slot.restart_at = 0, [], 0.0, None
+                slot.last_exit, slot.reason, slot.message, slot.oom_kills = None, None, None, 0
+                if memory is not None and spec.name in memory:
+                    slot.memory = memory[spec.name]
+                with slot.log.open("ab") as log:
+                    log.write(b"=== replaced: its pod template changed (Recreate)\n")
+                if prepare is not None:
+                    prepare(spec.name)
+                self._spawn(slot)
+            self._write_state()
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the named process's group (fault injection: it will be restarted like a pod)."""
         with self._lock:

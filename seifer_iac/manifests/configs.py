@@ -52,8 +52,6 @@ def _common(spec: Spec, plan: Plan) -> dict[str, Any]:
         "pipeline": spec.name,
         "stages": len(plan.stages),
         "modelName": spec.name,
-        "modelVersion": spec.model.version,
-        "planHash": chain_hash(plan),
         "codec": spec.runtime.codec.as_config(),
         "queueDepth": spec.runtime.queue_depth,
         "encryption": encryption_config(spec),
@@ -92,6 +90,8 @@ def stage_config(
         "role": "stage",
         "stage": stage.index,
         **_common(spec, plan),
+        "modelVersion": spec.model.version,
+        "planHash": chain_hash(plan),
         "listen": {"dataPort": data_port(stage.index), "httpPort": http_port(stage.index)},
         "next": target,
         "weights": {
@@ -111,7 +111,12 @@ def _tensor(name: str, shape: tuple[int, ...], dtype: str) -> dict[str, Any]:
 
 
 def dispatcher_config(spec: Spec, plan: Plan, profile: Profile) -> dict[str, Any]:
-    """Role `dispatcher`: serve the API, push to stage 1, collect results from the last stage."""
+    """Role `dispatcher`: serve the API, push to stage 1, collect results from the last stage.
+
+    No model version or plan hash: the dispatcher learns the chain's version from its results (stage 1
+    stamps it), so this config, its ConfigMap's name and the dispatcher's pod template stay the same across
+    a version bump and Kubernetes never restarts the dispatcher for one (docs/deployment.md, "Rollouts").
+    """
     last_block = profile.blocks[plan.stages[-1].last_block]
     return {
         "role": "dispatcher",

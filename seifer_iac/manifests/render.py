@@ -53,7 +53,7 @@ def render_manifests(
     dispatcher_config = storage.config_configmap(
         dispatcher_name(spec),
         ns,
-        versioned_labels(spec, "dispatcher"),
+        object_labels(spec, "dispatcher"),  # it outlives a version bump (no version in it)
         "dispatcher.json",
         configs.config_json(configs.dispatcher_config(spec, plan, profile)),
     )

@@ -1,7 +1,9 @@
 """Deployments: one per stage (pinned to its planned node or a backup) and one for the dispatcher.
 
 One replica with the Recreate strategy: a partition sized to a memory-tight board must never have two
-copies there at once, and the chain has exactly one consumer per hop anyway.
+copies there at once, and the chain has exactly one consumer per hop anyway. A version bump therefore
+replaces every stage at once, and the dispatcher (whose pod template carries no version, so it is not
+replaced) holds requests until the new chain answers (docs/deployment.md, "Rollouts").
 """
 
 from __future__ import annotations
@@ -32,10 +34,19 @@ from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.profile import Profile
 from seifer_iac.spec.model import Spec
 
+DRAIN_MARGIN_SECONDS = 5  # beyond the request deadline: closing sockets and the last answers
+
 
 def _deployment(
-    spec: Spec, name: str, component: str, index: int | None, annotations: dict[str, str], pod: dict[str, Any]
+    spec: Spec,
+    name: str,
+    component: str,
+    index: int | None,
+    annotations: dict[str, str],
+    pod: dict[str, Any],
+    versioned: bool = True,
 ) -> dict[str, Any]:
+    labels = versioned_labels if versioned else object_labels
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -50,7 +61,7 @@ def _deployment(
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector_labels(spec, component, index)},
             "template": {
-                "metadata": {"labels": versioned_labels(spec, component, index), "annotations": annotations},
+                "metadata": {"labels": labels(spec, component, index), "annotations": annotations},
                 "spec": pod,
             },
         },
@@ -154,14 +165,15 @@ def dispatcher_deployment(spec: Spec, plan: Plan, profile: Profile, config_map: 
         [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}, tmp_mount, *keys_mounts],
     )
     volumes = [{"name": "config", "configMap": {"name": config_map}}, tmp_volume, *keys_volumes]
-    annotations = {
-        f"{ANNOTATION_PREFIX}chain-hash": chain_hash(plan),
-        f"{ANNOTATION_PREFIX}model-version": spec.model.version,
-        f"{ANNOTATION_PREFIX}planned-memory": memory_quantity(memory),
-    }
+    # Nothing of the model version in its template (no version label, chain hash or config name that
+    # changes with it): a version bump must not restart the dispatcher, which holds requests meanwhile.
+    annotations = {f"{ANNOTATION_PREFIX}planned-memory": memory_quantity(memory)}
     node = spec.dispatcher.node
     pod = pods.pod_spec(container, volumes, pods.node_affinity(node, [node], spec.runtime.architectures))
-    return _deployment(spec, dispatcher_name(spec), "dispatcher", None, annotations, pod)
+    # When it is replaced (a new image, port or deadline), it drains: what it holds is answered or fails
+    # at its deadline before it exits, so the kubelet must wait that long before a SIGKILL.
+    pod["terminationGracePeriodSeconds"] = math.ceil(spec.dispatcher.deadline_s) + DRAIN_MARGIN_SECONDS
+    return _deployment(spec, dispatcher_name(spec), "dispatcher", None, annotations, pod, versioned=False)
 
 
 def disruption_budget(spec: Spec, component: str, index: int | None = None) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def test_the_chain_is_wired_stage_by_stage(any_release) -> None:
     assert dispatcher["deadlineSeconds"] == spec.dispatcher.deadline_s
     assert dispatcher["maxInFlight"] == spec.dispatcher.max_in_flight
     assert dispatcher["input"]["shape"] == list(any_release.profile.input_shape)
-    hashes = {dispatcher["planHash"]}
+    assert "planHash" not in dispatcher and "modelVersion" not in dispatcher  # version-free: learns it
+    hashes = set()
     for stage, artifact in zip(plan.stages, any_release.artifacts, strict=True):
         config = configs[f"stage-{stage.index}"]
         hashes.add(config["planHash"])
@@ -251,17 +252,26 @@ def changed(old, new) -> tuple[set, set, set]:
     return set(a) - set(b), set(b) - set(a), {k for k in set(a) & set(b) if a[k] != b[k]}
 
 
+def dispatcher_config_key(manifests) -> tuple[str, str]:
+    return next(k for k in by_key(manifests) if k[0] == "ConfigMap" and "-dispatcher-config-" in k[1])
+
+
 def test_a_version_bump_renames_weights_and_rolls_pod_templates_only(dev_release) -> None:
     r = dev_release
     spec = dataclasses.replace(r.spec, model=dataclasses.replace(r.spec.model, version="1.0.1"))
     plan = dataclasses.replace(r.plan, model_version="1.0.1")
     new = render_manifests(spec, plan, build_artifacts(spec, plan, blobs_of(r.artifacts)), r.profile)
     removed, added, modified = changed(r.manifests, new)
-    # Every ConfigMap is replaced (weights: the version is part of their names; configs: they carry it)...
-    assert removed == {k for k in by_key(r.manifests) if k[0] == "ConfigMap"}
+    dispatcher = ("Deployment", f"{spec.name}-dispatcher")
+    dispatcher_config = dispatcher_config_key(new)
+    assert dispatcher_config == dispatcher_config_key(r.manifests)
+    # Every ConfigMap but the dispatcher's is replaced (weights: the version is part of their names;
+    # stage configs: they carry it)...
+    assert removed == {k for k in by_key(r.manifests) if k[0] == "ConfigMap"} - {dispatcher_config}
     assert {k[0] for k in added} == {"ConfigMap"} and len(added) == len(removed)
-    # ...every Deployment changes only in its pod template (so it rolls), and nothing else changes.
-    assert modified == {k for k in by_key(new) if k[0] == "Deployment"}
+    # ...every stage Deployment changes only in its pod template (so it rolls), and nothing else changes:
+    # not the dispatcher, which holds requests while the stages roll (no version in its template).
+    assert modified == {k for k in by_key(new) if k[0] == "Deployment"} - {dispatcher}
     old_objects, new_objects = by_key(r.manifests), by_key(new)
     for key in modified:
         before, after = old_objects[key], new_objects[key]

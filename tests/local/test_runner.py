@@ -59,3 +59,15 @@ def test_pod_files_replace_an_earlier_run(tmp_path):
 
 def test_emulation_can_be_turned_off():
     assert resolve_emulation("no")[0] is False
+
+
+def test_apply_refuses_what_a_running_emulator_cannot_follow_and_skips_no_change(tmp_path) -> None:
+    from seifer_iac.local.runner import RunningPipeline, apply_manifests
+    from tests.local.test_apply import OLD, _deployment
+
+    secret = {"kind": "Secret", "metadata": {"name": "p-curve"}}
+    running = RunningPipeline("http://x", (), None, None, manifests=(*OLD, secret), run_dir=tmp_path)  # type: ignore[arg-type]
+    with pytest.raises(LocalRunError, match=r"other Deployments \(\+p-stage-3\).*seifer down --local"):
+        apply_manifests(running, [*OLD, _deployment("p-stage-3", "s3")])
+    same, replaced = apply_manifests(running, OLD)  # a new release never brings its own keys
+    assert replaced == () and secret in same.manifests

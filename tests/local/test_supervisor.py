@@ -160,3 +160,25 @@ def test_stop_after_the_supervisor_itself_was_killed(tmp_path: Path) -> None:
     assert sorted(signalled) == ["one:SIGTERM", "two:SIGTERM"]
     eventually(lambda: not any(alive(pid) for pid in pids), what="the orphans to end")
     assert runstate.stop_recorded(tmp_path) == []  # nothing recorded any more
+
+
+def test_replace_recreates_only_the_named_process_as_a_new_pod(tmp_path: Path) -> None:
+    specs = [_server("stage-1"), _server("dispatcher")]
+    prepared = []
+    with Supervisor(tmp_path, specs, grace_s=2, policy=FAST) as sup:
+        sup.wait_ready(20, stream=io.StringIO())
+        before = {s.name: s.pid for s in sup.status()}
+        sup.kill("stage-1")
+        eventually(lambda: next(s for s in sup.status() if s.name == "stage-1").restarts == 1, what="restart")
+        sup.wait_ready(20, stream=io.StringIO())
+        replacement = _server("stage-1")
+        sup.replace([replacement], prepare=prepared.append)
+        after = {s.name: s for s in sup.status()}
+        assert prepared == ["stage-1"]
+        assert after["dispatcher"].pid == before["dispatcher"]  # untouched
+        assert after["stage-1"].pid != before["stage-1"] and after["stage-1"].restarts == 0
+        assert not after["stage-1"].ready  # a new pod: ready only once its probe answers
+        sup.wait_ready(20, stream=io.StringIO())
+        state = json.loads((tmp_path / "state.json").read_text())
+        assert state["processes"]["stage-1"]["argv"] == list(replacement.command)
+    assert "replaced: its pod template changed" in (tmp_path / "logs" / "stage-1.log").read_text()

@@ -262,29 +262,53 @@ def test_max_in_flight_gives_503_with_retry_after(tmp_path: Path, fake_stage_fac
         assert busy[2].get("Retry-After") == "1" and "in flight" in busy[1]["error"]
 
 
-def test_sigterm_answers_waiting_requests_and_exits_cleanly(
+def _sigterm_while_waiting(files: ChainFiles, chain: LocalChain, count: int) -> tuple[list, float, int]:
+    """``count`` requests in flight, then SIGTERM: (their results, seconds to exit, exit status)."""
+    body = json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]})
+    with ThreadPoolExecutor(count) as pool:
+        pending = [
+            pool.submit(_post, files.url + "/v2/models/toy/infer", body.encode()) for _ in range(count)
+        ]
+        time.sleep(0.5)  # all are waiting for the chain
+        start = time.monotonic()
+        proc = chain.procs["dispatcher"]
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=30)
+        results = [f.result(timeout=10) for f in pending]
+    return results, time.monotonic() - start, status
+
+
+def test_sigterm_drains_held_requests_then_exits_cleanly(
     tmp_path: Path, fake_stage_factory: Callable
 ) -> None:
-    files, chain = start_dispatcher(tmp_path, deadlineSeconds=60.0, maxAttempts=1)
+    """A dispatcher replaced (its pod rolled) still answers what it accepted while the chain can."""
+    files, chain = start_dispatcher(tmp_path, deadlineSeconds=20.0, maxAttempts=1)
+    with chain:
+
+        def slow(header: Any, array: np.ndarray) -> list[np.ndarray]:
+            if header.attempt:
+                time.sleep(1.0)  # answers come one second apart, after the SIGTERM
+            return [array * 2]
+
+        fake(fake_stage_factory, files, slow)
+        assert wait_ready(files.url, 30)
+        results, took, status = _sigterm_while_waiting(files, chain, 2)
+    assert status == 0
+    assert [r[0] for r in results] == [200, 200], results
+    assert all(r[1]["outputs"][0]["data"] == [0.0] * 4 for r in results)
+    assert took < 15
+
+
+def test_sigterm_drains_at_most_until_the_deadline(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    files, chain = start_dispatcher(tmp_path, deadlineSeconds=2.0, maxAttempts=1)
     with chain:
         # a stage that answers the readiness probe (attempt 0) and swallows every request
         fake(fake_stage_factory, files, lambda h, a: [a] if h.attempt == 0 else [])
         assert wait_ready(files.url, 30)
-        body = json.dumps(
-            {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [0] * 4}]}
-        )
-        with ThreadPoolExecutor(2) as pool:
-            pending = [
-                pool.submit(_post, files.url + "/v2/models/toy/infer", body.encode()) for _ in range(2)
-            ]
-            time.sleep(0.5)  # both are waiting for a chain that never answers them
-            start = time.monotonic()
-            proc = chain.procs["dispatcher"]
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=10) == 0
-            results = [f.result(timeout=10) for f in pending]
-        assert time.monotonic() - start < 5
-        assert all(status == 504 and "shutting down" in reply["error"] for status, reply, _ in results)
+        results, took, status = _sigterm_while_waiting(files, chain, 2)
+    assert status == 0
+    assert all(code == 504 and "deadline" in reply["error"] for code, reply, _ in results), results
+    assert took < 10
 
 
 def test_request_size_is_bounded_by_the_input() -> None:
@@ -413,3 +437,72 @@ def test_encrypted_chain_admits_only_its_own(tmp_path: Path, fake_stage_factory:
         assert wait_ready(files.url, 15)
         x = np.ones((1, 4), np.float32)
         np.testing.assert_array_equal(infer(files.url, "toy", x, input_name="input"), x * 2)
+
+
+def _version_free(directory: Path, **overrides: Any) -> tuple[ChainFiles, LocalChain]:
+    """A dispatcher as the manifests render it: no modelVersion or planHash in its config."""
+    files = write_chain(
+        directory,
+        [b"unused"],
+        input_spec=INPUT,
+        output_spec=OUTPUT,
+        codecs=[{"name": "lz4"}, {"name": "none"}],
+        model_name="toy",
+        **overrides,
+    )
+    config = json.loads(files.dispatcher_config.read_text())
+    del config["modelVersion"], config["planHash"]
+    files.dispatcher_config.write_text(json.dumps(config))
+    chain = LocalChain(files)
+    chain.start_dispatcher()
+    return files, chain
+
+
+def _leave(stage: FakeStage) -> None:
+    """What a stage stopped on purpose does: a leaving notice on (here straight to the dispatcher)."""
+    from runtime.frames import Notice, encode_notice
+
+    stage.push.send_multipart(encode_notice(Notice("leaving", 1, stage.plan_hash, stage.version)))
+    time.sleep(0.2)
+    stage.close()
+
+
+def test_a_version_bump_holds_requests_and_answers_them_from_the_new_chain(
+    tmp_path: Path, fake_stage_factory: Callable
+) -> None:
+    files, chain = _version_free(tmp_path, deadlineSeconds=20.0, maxAttempts=3)
+    url = files.url + "/v2/models/toy/infer"
+    with chain:
+        old = fake_stage_factory(files.data_ports[0], files.result_port, "plan-a", "1.0.0", double)
+        assert wait_ready(files.url, 30)
+        status, reply, _ = _post(url, _tensor_body())
+        assert status == 200 and reply["model_version"] == "1.0.0"
+        assert reply["outputs"][0]["data"] == [0, 2, 4, 6]
+        assert model_metadata(files.url, "toy")["versions"] == ["1.0.0"]
+        _leave(old)
+        with ThreadPoolExecutor(4) as pool:
+            held = [pool.submit(_post, url, _tensor_body()) for _ in range(4)]
+            time.sleep(2.0)  # stage 1 is gone; without the notice this would be 503 at once
+            assert _get(files.url + "/v2/health/ready")[0] == 200
+            assert metrics(files)["seifer_dispatcher_rolling"] == 1
+            assert not any(f.done() for f in held)
+            fake_stage_factory(
+                files.data_ports[0], files.result_port, "plan-b", "2.0.0", lambda h, a: [a * 3]
+            )
+            results = [f.result(timeout=30) for f in held]
+    assert [r[0] for r in results] == [200] * 4, results
+    assert all(r[1]["model_version"] == "2.0.0" for r in results)
+    assert all(r[1]["outputs"][0]["data"] == [0, 3, 6, 9] for r in results)
+
+
+def test_a_notice_holds_only_until_the_deadline(tmp_path: Path, fake_stage_factory: Callable) -> None:
+    """No new chain within the deadline after the notice: the dispatcher is unready and refuses (503)."""
+    files, chain = _version_free(tmp_path, deadlineSeconds=2.0, maxAttempts=1)
+    with chain:
+        old = fake_stage_factory(files.data_ports[0], files.result_port, "plan-a", "1.0.0", double)
+        assert wait_ready(files.url, 30)
+        _leave(old)
+        assert _get(files.url + "/v2/health/ready")[0] == 200
+        assert wait_for(lambda: _get(files.url + "/v2/health/ready")[0] == 503, 15)
+        status, reply, headers = _post(files.url + "/v2/models/toy/infer", _tensor_body())
+    assert status == 503 and headers.get("Retry-After") == "1", reply

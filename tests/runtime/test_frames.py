@@ -239,3 +239,49 @@ def test_garbage_payload_behind_valid_header_is_rejected_not_crashing() -> None:
 def test_not_framable_dtype() -> None:
     with pytest.raises(ValueError, match="cannot be framed"):
         encode(header(), np.zeros(2, np.complex64))
+
+
+def test_a_notice_round_trips_and_is_never_an_activation() -> None:
+    from runtime.frames import Notice, decode_notice, encode_notice
+
+    notice = Notice("leaving", 2, "plan-a", "1.0.0")
+    frames = encode_notice(notice)
+    assert len(frames) == 1 and decode_notice(frames) == notice
+    assert decode(frames).reason == "frame_count"  # an activation reader refuses it
+    activation = encode(Header(1, 1, "plan-a", "1.0.0", 1), np.zeros((1, 4), np.float32))
+    assert decode_notice(activation) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"SEIN\x01not json",
+        b'SEIN\x01{"kind": "leaving"}',
+        b'SEIN\x01{"kind": "arriving", "stg": 1, "plan": "p", "ver": "v"}',
+        b'SEIN\x01{"kind": "leaving", "stg": 0, "plan": "p", "ver": "v"}',
+        b'SEIN\x01{"kind": "leaving", "stg": 1, "plan": 5, "ver": "v"}',
+        b'SEIN\x01{"kind": "leaving", "stg": 1, "plan": "p", "ver": "' + b"v" * 600 + b'"}',
+    ],
+)
+def test_a_malformed_notice_is_rejected(raw: bytes) -> None:
+    from runtime.frames import decode_notice
+
+    refused = decode_notice([raw])
+    assert isinstance(refused, Rejected) and refused.reason == "bad_header"
+
+
+def test_version_free_input_is_accepted_only_where_the_hop_allows_it() -> None:
+    from runtime.frames import UNBOUND
+
+    frames = encode(Header(1, 1, UNBOUND, UNBOUND, 1), np.zeros((1, 4), np.float32))
+    strict = Expect("plan-a", "1.0.0", 1, "float32", (1, 4), CodecSpec("none"))
+    assert decode(frames, strict).reason == "plan_hash"
+    assert isinstance(decode(frames, replace(strict, accept_unbound=True)), Decoded)
+    # half-bound frames are foreign, not version-free
+    half = encode(Header(1, 1, UNBOUND, "1.0.0", 1), np.zeros((1, 4), np.float32))
+    assert decode(half, replace(strict, accept_unbound=True)).reason == "plan_hash"
+    # a version-free dispatcher takes results of any chain, but still only its tensor
+    anyone = Expect(None, None, 1, "float32", (1, 4), CodecSpec("none"))
+    other = encode(Header(1, 1, "plan-b", "2.0.0", 1), np.zeros((1, 4), np.float32))
+    assert isinstance(decode(other, anyone), Decoded)
+    assert decode(encode(Header(1, 1, "p", "v", 1), np.zeros((1, 5), np.float32)), anyone).reason == "tensor"

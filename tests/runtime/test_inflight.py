@@ -47,3 +47,23 @@ def test_bounded() -> None:
     assert not t.full()
     t.add(2, "b", 0.0)
     assert t.full()
+
+
+def test_while_holding_only_the_deadline_fails_and_held_resends_are_free() -> None:
+    t = table(deadline_seconds=20.0, attempt_timeout_seconds=1.0, max_attempts=2)
+    entry = t.add(1, "x", now=0.0)
+    for now in (1.0, 2.0, 3.0, 4.0):  # a rollout: re-sent every attempt timeout, never failed
+        resend, failed = t.tick(now, hold=True)
+        assert [e.request_id for e in resend] == [1] and failed == []
+    assert (entry.attempt, entry.free_attempts) == (5, 4)
+    entry.sent_attempt, entry.sent_at = entry.attempt, 4.5
+    # the new chain answers a frame sent at 5.0: what went out before it is sent again now, free
+    again = t.resend_sent_before(5.0, now=5.1)
+    assert [e.request_id for e in again] == [1] and entry.free_attempts == 5
+    assert t.resend_sent_before(5.0, now=5.2) == []  # not sent yet: nothing to re-send twice
+    # the attempts it had left are still there for a real failure afterwards
+    entry.sent_attempt = entry.attempt
+    assert [e.request_id for e in t.tick(6.1)[0]] == [1]
+    assert [e.request_id for e in t.tick(7.1)[1]] == [1]
+    _, failed = t.tick(25.0, hold=True)
+    assert failed == []  # failed once only

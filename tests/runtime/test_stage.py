@@ -146,3 +146,25 @@ def test_taken_http_port_is_one_clear_error(tmp_path: Path) -> None:
         )
     assert proc.returncode == 1 and "cannot listen on 127.0.0.1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_stage_1_stamps_version_free_input_with_its_own_plan_and_version() -> None:
+    from runtime.frames import UNBOUND
+
+    first = Identity(
+        Expect("plan-a", "1.0.0", 1, "float32", (1, 6), CodecSpec("none"), accept_unbound=True),
+        CodecSpec("none"),
+    )
+    out = handle(
+        frames_for(stage=1, plan_hash=UNBOUND, model_version=UNBOUND), first, lambda a: a, time.time()
+    )
+    decoded = decode(out)  # type: ignore[arg-type]
+    assert isinstance(decoded, Decoded)
+    assert (decoded.header.plan_hash, decoded.header.model_version, decoded.header.stage) == (
+        "plan-a",
+        "1.0.0",
+        2,
+    )
+    # later hops still refuse anything but their own chain's activations
+    refused = handle(frames_for(plan_hash=UNBOUND, model_version=UNBOUND), IDENT, lambda a: a, time.time())
+    assert isinstance(refused, Rejected) and refused.reason == "plan_hash"
