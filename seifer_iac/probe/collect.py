@@ -28,7 +28,7 @@ from seifer_iac.spec.measured import (
     Unreachable,
 )
 from seifer_iac.spec.model import Spec
-from seifer_iac.spec.units import MAX_BITS_PER_S, MAX_FLOPS, MIN_BITS_PER_S, MIN_FLOPS
+from seifer_iac.spec.units import MAX_BITS_PER_S, MAX_FLOPS, MIN_BITS_PER_S, MIN_FLOPS, shown
 
 PROBE_VERSION = 1
 MAX_LINE_CHARACTERS = 64 * 1024  # a result line with 1,000 repeats is about 25 KB
@@ -229,7 +229,7 @@ class _Gatherer:
     def node(self, value: object, what: str) -> str:
         name = _text(value, what)
         if name not in self.nodes:
-            raise ValueError(f'{what} "{name[:60]}" is not a node of the spec the probe runs on')
+            raise ValueError(f'{what} "{shown(name, 60)}" is not a node of the spec the probe runs on')
         return name
 
     def accept(self, result: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from seifer_iac.spec.documents import (
 )
 from seifer_iac.spec.errors import SpecError, field_path
 from seifer_iac.spec.schema_errors import describe
-from seifer_iac.spec.units import UnitError, check_flops, parse_bandwidth, parse_flops
+from seifer_iac.spec.units import UnitError, check_flops, parse_bandwidth, parse_flops, shown
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "measured-cluster.schema.json"
 API_VERSION = "seifer.dev/v1alpha1"
@@ -291,7 +291,7 @@ class _Reader:
             try:
                 when = _aware(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")))
             except ValueError:
-                self.problems.append(f'measuredAt: "{moment[:40]}" is not a date like 2026-11-30T16:00:00Z')
+                self.problems.append(f'measuredAt: "{shown(moment)}" is not a date like 2026-11-30T16:00:00Z')
                 when = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         reference = self.unit(parse_flops, data["referenceSpeed"], "referenceSpeed")
         links = tuple(self.link(raw, f"links[{i}]") for i, raw in enumerate(data.get("links", [])))

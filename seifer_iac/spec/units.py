@@ -50,8 +50,10 @@ MIN_FLOPS, MAX_FLOPS = 1.0, 1e18  # 1 FLOP/s .. 1 EFLOP/s
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """A value quoted in a message, cut short (a 5 MB string is still one line to read)."""
-    text = str(value)
+    """A value quoted in a message: cut short and on one line (a 5 MB string or a newline in a node name
+    is still one line to read), control characters written as escapes."""
+    text = str(value)[: limit + 1]
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -12,6 +12,7 @@ from seifer_iac.spec.units import (
     parse_duration,
     parse_flops,
     parse_size,
+    shown,
 )
 
 
@@ -83,3 +84,9 @@ def test_formatting_for_people():
     assert format_bytes(12) == "12 B"
     assert format_bandwidth(6.5e6) == "6.5 Mbps"
     assert format_bandwidth(math.inf) == "local"
+
+
+def test_a_shown_value_is_one_short_line_whatever_it_holds() -> None:
+    assert shown("rpi\n2\x1b[31m") == "rpi\\n2\\x1b[31m"
+    assert shown("x" * 5_000_000, 10) == "xxxxxxx..."
+    assert "\n" not in shown("\n" * 100) and len(shown("\n" * 100)) == 40
