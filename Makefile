@@ -33,7 +33,7 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP) $(POLICY_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-profile ci
 
 # Every benchmark lives in seifer_iac/bench/ (paper, runtime, cluster, backends); these run its CLI commands.
 bench: bench-paper bench-runtime bench-cluster bench-compute bench-backends
