@@ -59,6 +59,7 @@ class BenchSettings:
     limits: bool = False  # memory limit per pod from the manifests (cgroups; OOM kills counted)
     cpu_speed: bool = False  # with limits: each node as fast as its spec (CPU quota), time dilation
     dilation: float | None = None  # None: chosen from the host's cores
+    emulate_medium: str | None = None  # run the plan on this medium's emulator (None: the spec's own)
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,11 @@ def _builder(
         spec = build_spec(
             name, shape, model, RunChoices(codec=codec, deadline=settings.deadline), settings.base_dir
         )
-        return build_release(spec, progress=lambda m: say(f"  {m}"))
+        release = build_release(spec, progress=lambda m: say(f"  {m}"))
+        if settings.emulate_medium and settings.emulate_medium != spec.cluster.medium:  # a plan on other air
+            emulated = replace(spec.cluster, medium=settings.emulate_medium)
+            release = replace(release, spec=replace(release.spec, cluster=emulated))
+        return release
 
     return build
 
