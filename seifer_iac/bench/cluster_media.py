@@ -34,6 +34,7 @@ DEFAULT_CASES = (
     MediaCase(BenchModel(), 4, "118Mi"),  # MobileNetV2 in 3 stages: 4 transfers
     MediaCase(BenchModel(application="ResNet50", seed=0), 8, "220Mi"),  # 3 stages with 0.4-0.9 s transfers
 )
+MEDIA_WINDOW_S = 40.0  # about 40 s of a full pipeline per run: the drain at the end is left out
 RUNS = (("switched", "switched"), ("shared", "shared"), ("switched", "shared"))  # (plan made for, emulated)
 
 
@@ -80,7 +81,10 @@ def case_settings(case: MediaCase, planned_for: str, emulated: str, settings: Be
         uniform_memory=True,
         medium=planned_for,
     )
-    return replace(settings, shape=shape, model=case.model, emulate_medium=emulated)
+    window = max(settings.target_s, MEDIA_WINDOW_S)
+    return replace(
+        settings, shape=shape, model=case.model, emulate_medium=emulated, full_window=True, target_s=window
+    )
 
 
 def plan_of(case: MediaCase, settings: BenchSettings) -> Plan:
