@@ -26,6 +26,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout
 from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.lagrange import Penalised, penalise
 from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 from seifer_iac.planner.search import (
@@ -167,8 +168,14 @@ def _least_airtime(
     if packing is not None and packing.earliest(packing.counts) > 0:
         return None
     incumbent = _Incumbent(value=below)
+
+    def penalty() -> Penalised:  # distinct hosts: the relaxation may not send every transfer on fast links
+        return penalise(zeroed, budget, incumbent.value)
+
     with contextlib.suppress(_Found):
-        _branch_and_bound(zeroed, table, True, budget, incumbent, plain_visits, goal=goal, packing=packing)
+        _branch_and_bound(
+            zeroed, table, True, budget, incumbent, plain_visits, goal=goal, packing=packing, penalty=penalty
+        )
     return incumbent.path
 
 
