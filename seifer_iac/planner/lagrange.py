@@ -22,7 +22,7 @@ from seifer_iac.planner.budget import Budget
 from seifer_iac.planner.instance import INF, Instance
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 
-ROUNDS = 30  # subgradient steps (one relaxation table each); the bound stops improving well before
+ROUNDS = 12  # subgradient steps (one relaxation table each): most of the gain comes in the first few
 MARGIN = 1e-9  # relative slack on every comparison: sums of penalties round differently from the search
 
 
@@ -55,18 +55,21 @@ def _relaxed_hosts(inst: Instance, table: np.ndarray) -> list[int]:
     return hosts
 
 
-def penalise(inst: Instance, budget: Budget, target: float, rounds: int = ROUNDS) -> Penalised:
+def penalise(
+    inst: Instance, budget: Budget, target: float, rounds: int = ROUNDS, start: np.ndarray | None = None
+) -> Penalised:
     """Penalties that raise the additive relaxation of `inst` (toward `target`, the value to prove above),
-    the table of the best of them, and its root bound. Each round spends one table's steps."""
+    the table of the best of them, and its root bound. Each round spends one table's steps. `start`: the
+    penalties to begin from (a neighbouring probe's: the subgradient then starts near its end)."""
     from seifer_iac.planner.search import table_steps  # search imports this module
 
     n = inst.n_hosts
-    lam = np.zeros(n)
+    lam = np.zeros(n) if start is None else np.maximum(start, 0.0)
     best: Penalised | None = None
     base = INF
     for r in range(rounds):
         budget.spend(table_steps(inst))
-        priced = replace(inst, stage_s=inst.stage_s + lam[:, None, None]) if r else inst
+        priced = replace(inst, stage_s=inst.stage_s + lam[:, None, None]) if lam.any() else inst
         table = to_go(priced, additive=True)
         total = float(lam.sum())
         value = relaxed_optimum(priced, table, additive=True) - total
@@ -76,7 +79,7 @@ def penalise(inst: Instance, budget: Budget, target: float, rounds: int = ROUNDS
             best = candidate
         if not np.isfinite(value) or value >= target:
             break
-        base = value if r == 0 else base
+        base = value if not np.isfinite(base) else base
         uses = np.bincount(_relaxed_hosts(priced, table), minlength=n).astype(float)
         gradient = uses - 1.0
         if (uses <= 1).all():

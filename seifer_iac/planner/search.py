@@ -17,7 +17,8 @@ relaxed bound (then the stage's own cost, then fewer stages, then host name), an
 - the unused hosts' capacities (parameters, FLOPs) cannot hold the remaining blocks (pigeonhole).
 When the cheap bound has not closed a search after PLAIN_VISITS states, it restarts with the no-return
 bound (relax.to_go_no_return), which stops the relaxation from bouncing between two nodes (skipped where
-that table would not fit: NO_RETURN_MAX_CELLS).
+that table would not fit: NO_RETURN_MAX_CELLS), and an additive search given a `penalty` adds the
+Lagrangian bound for distinct hosts (lagrange.py) to every child it would enter.
 
 Budgets count steps (seifer_iac/planner/budget.py), not wall time, so the same input gives the same plan on
 any machine and under any load (a second `pulumi preview` shows no change).
@@ -240,7 +241,7 @@ def _branch_and_bound(
     seeds: Callable[[], list[Path]] | None = None,
     goal: float = -INF,
     packing: Packing | None = None,
-    penalty: Callable[[], Penalised] | None = None,
+    penalty: Callable[[], Penalised | None] | None = None,
 ) -> float:
     """Search with the cheap bound first; if that has not finished after PLAIN_VISITS states, take the
     best of the incumbent and the `seeds` heuristics' paths (so a cut-short search is never worse than
@@ -272,8 +273,8 @@ def _branch_and_bound(
     budget.spend(table_steps(inst, NO_RETURN_FACTOR))
     stronger = to_go_no_return(inst, additive)
     bound = _root_bound(inst, stronger, additive)
-    if penalty is not None:
-        penalised = penalty()
+    penalised = penalty() if penalty is not None else None
+    if penalised is not None:
         bound = max(bound, penalised.root)
         if penalised.root >= incumbent.value:
             return bound  # no chain of distinct hosts beats the incumbent
