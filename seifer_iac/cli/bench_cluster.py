@@ -103,7 +103,7 @@ def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) ->
     help="Also a switched and a shared medium (one Wi-Fi channel's airtime), predicted against measured"
     " (default: on unless --quick or --compute-only).",
 )
-@click.option("--media-only", is_flag=True, help="Only the switched/shared medium comparison (~10 min).")
+@click.option("--media-only", is_flag=True, help="Only the switched/shared medium comparison (~7 min).")
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
