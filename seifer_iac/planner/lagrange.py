@@ -55,6 +55,15 @@ def _relaxed_hosts(inst: Instance, table: np.ndarray) -> list[int]:
     return hosts
 
 
+def comes_back(inst: Instance, table: np.ndarray) -> bool:
+    """Whether the relaxed optimum (under `table`, the plain to-go of `inst`) uses a host twice: only then
+    can penalties raise it (a relaxed chain of distinct hosts has a zero subgradient on every used host)."""
+    if not np.isfinite(relaxed_optimum(inst, table, additive=True)):
+        return False
+    hosts = _relaxed_hosts(inst, table)
+    return len(set(hosts)) < len(hosts)
+
+
 def penalise(
     inst: Instance, budget: Budget, target: float, rounds: int = ROUNDS, start: np.ndarray | None = None
 ) -> Penalised:

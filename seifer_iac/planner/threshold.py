@@ -15,7 +15,8 @@ On a shared medium the link term is the sum of the chain's transfers, so a probe
 and asks the additive branch and bound for a chain whose transfers add up to at most T (stage times
 count 0 there); the candidates are the stage times, plus the sums such searches find. Each such probe first
 asks the switched feasibility search, links ignored, for any chain whose stages fit under T (none: the probe
-is decided; one whose transfers add up to at most T: found), and once its search runs long it adds the
+is decided; one whose transfers add up to at most T: found) when the relaxed transfers are far below T, and
+once its search runs long it adds the
 Lagrangian bound of lagrange.py, which counts that a chain of distinct hosts cannot send every transfer
 over the same fast links.
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout
 from seifer_iac.planner.instance import INF, Instance
-from seifer_iac.planner.lagrange import ROUNDS, Penalised, penalise
+from seifer_iac.planner.lagrange import ROUNDS, Penalised, comes_back, penalise
 from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 from seifer_iac.planner.search import (
@@ -174,16 +175,19 @@ def _least_airtime(
     zeroed = replace(inst, stage_s=stages, shared=False)
     budget.spend(table_steps(inst))
     table = to_go(zeroed, additive=True)
-    if not relaxed_optimum(zeroed, table, additive=True) < below:
+    relaxed = relaxed_optimum(zeroed, table, additive=True)
+    if not relaxed < below:
         return None
     packing = _packing(zeroed, budget)
     if packing is not None and packing.earliest(packing.counts) > 0:
         return None
     incumbent = _Incumbent(value=below)
-    try:
-        covering = _stages_within(inst, stage_cap, budget, plain_visits, packing)
-    except Timeout:
-        covering = ()  # undecided: the airtime search below decides alone
+    covering: Path | None = ()
+    if relaxed * STAGES_SLACK <= below:  # the transfers hardly bind: whether the stages fit decides
+        try:
+            covering = _stages_within(inst, stage_cap, budget, plain_visits, packing)
+        except Timeout:
+            covering = ()  # undecided: the airtime search below decides alone
     if covering is None:
         return None  # no chain of distinct hosts keeps its stages within the cap at all
     if covering:
@@ -199,7 +203,7 @@ def _least_airtime(
         rounds = ROUNDS
         if budget.steps_left is not None:  # a round costs a table: at most 1/PENALTY_SHARE of what is left
             rounds = min(rounds, budget.steps_left // (PENALTY_SHARE * table_steps(zeroed)))
-        if rounds < 2:
+        if rounds < 2 or not comes_back(zeroed, table):
             return None
         penalised = penalise(zeroed, budget, incumbent.value, rounds, start=warm[0] if warm else None)
         if warm is not None:
@@ -214,6 +218,7 @@ def _least_airtime(
 
 
 PENALTY_SHARE = 8  # the Lagrangian penalties of a long airtime search may take 1/8 of what it has left
+STAGES_SLACK = 4  # the links-free check runs when the relaxed airtime is at most 1/4 of the probe
 STAGES_SHARE = 16  # the links-free check of a shared probe: cheap when it decides, abandoned when not
 
 
