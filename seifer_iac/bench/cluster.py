@@ -29,7 +29,7 @@ import numpy as np
 from seifer_iac.bench.cluster_gen import BenchModel, ClusterShape, RunChoices, build_spec, codec_label
 from seifer_iac.local import failover, netns
 from seifer_iac.local.runner import LocalOptions, RunningPipeline, run_local
-from seifer_iac.local.stream import Outcome, Streamer, steady_throughput
+from seifer_iac.local.stream import Outcome, Streamer, full_pipeline_throughput, steady_throughput
 from seifer_iac.local.usage import Sample, cpu_seconds, delta, read_htb_sent
 from seifer_iac.model.cache import profile_for_source
 from seifer_iac.planner.lock import lock_path, write_lock
@@ -59,6 +59,8 @@ class BenchSettings:
     limits: bool = False  # memory limit per pod from the manifests (cgroups; OOM kills counted)
     cpu_speed: bool = False  # with limits: each node as fast as its spec (CPU quota), time dilation
     dilation: float | None = None  # None: chosen from the host's cores
+    emulate_medium: str | None = None  # run the plan on this medium's emulator (None: the spec's own)
+    full_window: bool = False  # throughput only while the pipeline is full (no drain at the end)
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,11 @@ def _builder(
         spec = build_spec(
             name, shape, model, RunChoices(codec=codec, deadline=settings.deadline), settings.base_dir
         )
-        return build_release(spec, progress=lambda m: say(f"  {m}"))
+        release = build_release(spec, progress=lambda m: say(f"  {m}"))
+        if settings.emulate_medium and settings.emulate_medium != spec.cluster.medium:  # a plan on other air
+            emulated = replace(spec.cluster, medium=settings.emulate_medium)
+            release = replace(release, spec=replace(release.spec, cluster=emulated))
+        return release
 
     return build
 
@@ -307,6 +313,10 @@ def measure(
         oom_kills = running.oom_kills()
         quotas = dict(running.quotas)
     answered = len(loaded.answered)
+    finished = [o.finished for o in loaded.answered]
+    steady = (
+        full_pipeline_throughput(finished, concurrency) if settings.full_window else loaded.throughput_per_s
+    )
     usage = usage_per_inference(delta(before, after), answered, node_roles(rel))
     result = RunResult(
         experiment=experiment,
@@ -317,7 +327,7 @@ def measure(
         placement=" > ".join(f"{s.node}[{s.first_block}-{s.last_block}]" for s in plan.stages),
         bottleneck=plan.bottleneck,
         predicted_per_s=plan.throughput_per_s,
-        measured_per_s=loaded.throughput_per_s * k,
+        measured_per_s=steady * k,
         predicted_latency_s=plan.latency_s,
         unloaded_latency_s=unloaded.latency_s(0.5) / k,
         latency_median_s=loaded.latency_s(0.5) / k,

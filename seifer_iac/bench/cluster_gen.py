@@ -59,6 +59,7 @@ class ClusterShape:
     gateway_speed: str | None = None
     uniform_memory: bool = False  # every worker gets big_memory (a compute-bound sweep: memory never binds)
     objective: str = "communication"
+    medium: str = "switched"  # cluster.bandwidth.medium: switched | shared (one Wi-Fi channel's airtime)
 
     def __post_init__(self) -> None:
         if not 1 <= self.workers <= MAX_WORKERS:
@@ -126,6 +127,8 @@ def spec_data(name: str, shape: ClusterShape, model: BenchModel, run: RunChoices
     else:
         links = [{"from": a, "to": b, "bandwidth": _mbps(r)} for (a, b), r in pair_rates(shape).items()]
         bandwidth = {"links": links}
+    if shape.medium != "switched":
+        bandwidth["medium"] = shape.medium
     source: dict[str, Any] = {"version": model.version, "inputShape": list(model.input_shape)}
     if model.application:
         source.update(application=model.application, seed=model.seed)

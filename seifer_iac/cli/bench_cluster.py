@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -97,6 +98,13 @@ def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) ->
     help="Time dilation k of the compute-bound sweep: auto (from this host's cores) or a number >= 1.",
 )
 @click.option(
+    "--media/--no-media",
+    default=None,
+    help="Also a switched and a shared medium (one Wi-Fi channel's airtime), predicted against measured"
+    " (default: on unless --quick or --compute-only).",
+)
+@click.option("--media-only", is_flag=True, help="Only the switched/shared medium comparison (~7 min).")
+@click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -105,7 +113,8 @@ def _sizes(text: str | None, quick: bool, full: tuple[int, ...] = FULL_SIZES) ->
 def command(
     quick: bool, out_dir: Path, sizes: str | None, codec_workers: int, seed: int, resnet50: bool | None,
     no_loss: bool, compute_sizes: str | None, no_compute: bool, compute_only: bool, compute_model: str,
-    pi_speed: str, gateway_speed: str, wifi: str, dilation_check: float, dilation: str, run_dir: Path | None,
+    pi_speed: str, gateway_speed: str, wifi: str, dilation_check: float, dilation: str, media: bool | None,
+    media_only: bool, run_dir: Path | None,
 ) -> None:  # fmt: skip
     """Throughput and latency against cluster size, measured against predicted throughput, the codecs,
     CPU seconds and bytes sent per inference per node, and a node loss taken over by the plan's backup,
@@ -127,16 +136,26 @@ def command(
       seifer bench cluster --quick
       seifer bench cluster --out docs/bench-cluster
       seifer bench cluster --compute-only --compute-sizes 1,2,4,8,16
+      seifer bench cluster --media-only --out docs/bench-media
     """
     from seifer_iac.bench import cluster as cb
+    from seifer_iac.bench import cluster_media as cm
     from seifer_iac.bench import cluster_report as report
     from seifer_iac.bench.cluster_gen import BenchModel, ClusterShape
     from seifer_iac.local import cgroups, netns
 
+    with_media = media_only or (not quick and not compute_only if media is None else media)
     ok, reason = netns.available()
     if not ok:
         click.echo(f"error: the cluster benchmark needs the network emulator: {reason}", err=True)
         sys.exit(2)
+    aired_ok, why_not = netns.available("shared") if with_media else (True, "")
+    if not aired_ok and (media_only or media):
+        click.echo(f"error: the media comparison needs the emulator's shared medium: {why_not}", err=True)
+        sys.exit(2)
+    if not aired_ok:
+        click.echo(f"switched/shared medium comparison skipped: {why_not}", err=True)
+        with_media = False
     try:
         factor = None if dilation == "auto" else float(dilation)
     except ValueError:
@@ -152,9 +171,10 @@ def command(
             "error: --compute-only needs the compute sweep, which needs node limits (root, cgroups)", err=True
         )
         sys.exit(2)
+    compute_only = compute_only or media_only  # --media-only: no other link-bound experiment either
     chosen = () if compute_only else _sizes(sizes, quick)
     with_resnet = (not quick) if resnet50 is None else resnet50
-    compute = () if no_compute or not limited else _sizes(compute_sizes, quick, COMPUTE_SIZES)
+    compute = () if no_compute or media_only or not limited else _sizes(compute_sizes, quick, COMPUTE_SIZES)
     experiments = cb.Experiments(
         sizes=chosen,
         codec_workers=codec_workers,
@@ -197,12 +217,16 @@ def command(
         results = cb.run_all(
             experiments, settings, say, resnet_shape=resnet_shape, compute_shape=compute_shape
         )
+        aired = cm.run_media(cm.DEFAULT_CASES if with_media else (), settings, say)
     except (netns.EmulatorError, RuntimeError, OSError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
     invoked = "seifer bench cluster " + " ".join(sys.argv[sys.argv.index("cluster") + 1 :]) \
         if "cluster" in sys.argv else "seifer bench cluster"  # fmt: skip
-    lines = report.report_lines(results, invoked.strip())
+    results = replace(
+        results, runs=results.runs + tuple(m.run for m in aired), seconds=time.perf_counter() - started
+    )
+    lines = [*report.report_lines(results, invoked.strip()), *cm.media_lines(aired)]
     for line in lines:
         click.echo(line)
     out_dir.mkdir(parents=True, exist_ok=True)

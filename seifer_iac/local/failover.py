@@ -69,6 +69,7 @@ def takeover_commands(config: netns.EmulatorConfig, cluster: Cluster, lost: str,
                 "tc", "-n", config.netns_of(source), "class", "change", "dev", netns.NODE_IF, "parent", "1:",
                 "classid", classid, "htb", "rate", arg, "ceil", arg,
             ])  # fmt: skip
+            cmds += netns.reframe_commands(config, source, address, rate)
     for node in config.nodes:
         if node != lost:
             cmds.append(["ip", "-n", config.netns_of(node), "neigh", "flush", "all"])

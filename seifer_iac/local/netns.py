@@ -13,6 +13,20 @@ matter. A pair with no link (bandwidth 0) gets an `unreachable` route, so a conn
 hanging. HTB counts whole frames (Ethernet + IP + TCP headers), so a bulk TCP transfer delivers about 95 %
 of the configured rate as payload, as a real link of that rate would.
 
+Shared medium (`cluster.bandwidth.medium: shared`, one Wi-Fi channel). On top of the pairs' own classes,
+every node-to-node packet also crosses ONE HTB class: the switch namespace redirects what each node port
+receives (by destination node) to one IFB device, `air`, whose single class is the channel. What the
+channel must count is airtime, not bytes: a transfer at rate r occupies it for bytes / r, so a slow pair's
+byte costs more air than a fast pair's. HTB charges every packet of a class against one rate, so the
+emulator makes each packet's airtime the same instead: the air class charges every packet a whole slot
+(`mpu` = the slot's bytes, at the fastest pair's rate) and each pair's packets are sized in proportion to
+its rate (a per-destination route MTU on the source node, the receiver advertising no smaller MSS, and
+GSO off so TCP hands the qdiscs one segment per packet). A pair at rate r then moves r bits per second of
+air whether it is alone or shares the channel, and transfers running together add up their airtimes, as
+the planner's shared term does. Pure ACKs (IP packets under 128 bytes) take no air, and a pair's packets
+are exactly proportional down to rate ratios of SLOT_BYTES / FRAME_FLOOR (about 15); a slower pair keeps
+the smallest frame and is charged too little air (`AirPlan.exact` says which holds).
+
 Optionally a veth joins the ROOT namespace to the bridge (host access), so the runner on the host can poll
 health URLs and a user can reach the dispatcher; traffic to or from the host is not shaped (the host is not
 a node of the spec). Only the addresses of the namespaces made here are ever configured or targeted.
@@ -48,6 +62,13 @@ NODE_IF = "eth0"
 BRIDGE = "br0"
 HOST_PEER = "host"
 HOST_OCTET = 254
+MEDIA = ("switched", "shared")
+AIR_IF = "air"  # the shared medium's IFB device in the switch namespace
+SLOT_BYTES = 9014  # one slot of air: a 9000-byte-MTU frame at the fastest pair's rate
+FRAME_MIN = 1514  # the fastest and slowest pairs' frames are never below a standard Ethernet frame ...
+FRAME_FLOOR = 590  # ... unless the rates differ more than SLOT_BYTES / FRAME_MIN; never below 576 + 14
+ETH_HEADER = 14
+ACK_BELOW = 128  # IP packets shorter than this (pure TCP ACKs) take no air
 
 
 class EmulatorError(RuntimeError):
@@ -71,8 +92,11 @@ class EmulatorConfig:
     nodes: tuple[str, ...]
     limits: tuple[PairLimit, ...]
     host_access: bool = True
+    medium: str = "switched"  # "shared": one channel's airtime for all of the nodes' traffic
 
     def __post_init__(self) -> None:
+        if self.medium not in MEDIA:
+            raise ValueError(f"medium must be one of {MEDIA}, not {self.medium!r}")
         if not self.nodes:
             raise ValueError("the emulator needs at least one node")
         if len(self.nodes) > MAX_NODES:
@@ -90,7 +114,9 @@ class EmulatorConfig:
         limits = tuple(
             PairLimit(a, b, cluster.bandwidth(a, b) * rate_scale) for a in names for b in names if a != b
         )
-        return cls(pipeline=pipeline, nodes=names, limits=limits, host_access=host_access)
+        return cls(
+            pipeline=pipeline, nodes=names, limits=limits, host_access=host_access, medium=cluster.medium
+        )
 
     @property
     def digest(self) -> str:
@@ -132,6 +158,42 @@ class EmulatorConfig:
     @property
     def host_address(self) -> str:
         return str(self.subnet.network_address + HOST_OCTET)
+
+
+@dataclass(frozen=True)
+class AirPlan:
+    """The shared medium as built: the channel's rate (the fastest pair's), the slot every packet is charged
+    (bytes, Ethernet header included) and each directed pair's frame, in proportion to its rate."""
+
+    bits_per_s: float
+    slot_bytes: int
+    frames: tuple[tuple[str, str, int], ...]  # (source, target, frame bytes)
+    exact: bool  # every frame is in proportion to its pair's rate (none held at FRAME_FLOOR)
+
+    def frame(self, source: str, target: str) -> int | None:
+        return next((f for s, t, f in self.frames if (s, t) == (source, target)), None)
+
+
+def air_plan(config: EmulatorConfig) -> AirPlan | None:
+    """The shared medium's slot and frame sizes (None on a switched medium or without a shaped pair).
+
+    A pair at rate r sends frames of slot x r / fastest bytes; the channel charges each frame one slot at the
+    fastest rate, i.e. slot / fastest = frame / r seconds: the frame's own time at its pair's rate. The slot
+    grows with the spread of rates (so the slowest pair keeps standard frames) up to SLOT_BYTES.
+    """
+    shaped = [lk for lk in config.limits if 0 < lk.bits_per_s < math.inf]
+    if config.medium != "shared" or not shaped:
+        return None
+    fastest = max(lk.bits_per_s for lk in shaped)
+    slowest = min(lk.bits_per_s for lk in shaped)
+    slot = min(SLOT_BYTES, max(FRAME_MIN, math.ceil(FRAME_MIN * fastest / slowest)))
+    frames, exact = [], True
+    for lk in sorted(shaped, key=lambda lk: (config.index_of(lk.source), config.index_of(lk.target))):
+        frame = round(slot * lk.bits_per_s / fastest)
+        if frame < FRAME_FLOOR:
+            frame, exact = FRAME_FLOOR, False
+        frames.append((lk.source, lk.target, frame))
+    return AirPlan(fastest, slot, tuple(frames), exact)
 
 
 def _slug(pipeline: str) -> str:
@@ -197,6 +259,26 @@ def plan_network(config: EmulatorConfig) -> list[Argv]:
             _ip(None, "addr", "add", f"{config.host_address}/{plen}", "dev", link),
             _ip(None, "link", "set", link, "up"),
         ]
+    if air_plan(config) is not None:
+        cmds += _plan_jumbo(config)
+    return cmds
+
+
+def _plan_jumbo(config: EmulatorConfig) -> list[Argv]:
+    """Shared medium: every veth carries a whole slot; TCP hands the qdiscs one segment per packet."""
+    sw, mtu = config.switch_netns, str(SLOT_BYTES - ETH_HEADER)
+    cmds: list[Argv] = []
+    for i, node in enumerate(config.nodes):
+        ns = config.netns_of(node)
+        cmds += [
+            _ip(sw, "link", "set", f"n{i}", "mtu", mtu),
+            _ip(ns, "link", "set", NODE_IF, "mtu", mtu, "gso_max_segs", "1"),
+        ]
+    if config.host_access:
+        cmds += [
+            _ip(sw, "link", "set", HOST_PEER, "mtu", mtu),
+            _ip(None, "link", "set", config.host_link, "mtu", mtu),
+        ]
     return cmds
 
 
@@ -236,9 +318,61 @@ def plan_shaping(config: EmulatorConfig) -> list[Argv]:
     return cmds
 
 
+def plan_air(config: EmulatorConfig) -> list[Argv]:
+    """Shared medium: the channel (one IFB, one HTB class charging a slot per packet), each node port's
+    packets to other nodes redirected through it (pure ACKs pass), and per destination a route whose MTU
+    makes the pair's frames proportional to its rate. Nothing on a switched medium."""
+    air = air_plan(config)
+    if air is None:
+        return []
+    sw = config.switch_netns
+    rate = _rate_arg(air.bits_per_s)
+    cmds: list[Argv] = [
+        _ip(sw, "link", "add", "name", AIR_IF, "type", "ifb"),
+        _ip(sw, "link", "set", AIR_IF, "mtu", str(SLOT_BYTES - ETH_HEADER)),
+        _ip(sw, "link", "set", AIR_IF, "up"),
+        _tc(sw, "qdisc", "add", "dev", AIR_IF, "root", "handle", "1:", "htb", "default", "1"),
+        _tc(sw, "class", "add", "dev", AIR_IF, "parent", "1:", "classid", "1:1", "htb", "rate", rate,
+            "ceil", rate, "mpu", str(air.slot_bytes), "quantum", str(_quantum(air.bits_per_s))),
+        _tc(sw, "qdisc", "add", "dev", AIR_IF, "parent", "1:1", "handle", "2:", "pfifo", "limit", "1000"),
+    ]  # fmt: skip
+    advmss = str(SLOT_BYTES - ETH_HEADER - 40)
+    sources = {source for source, _, _ in air.frames}
+    for source in sorted(sources, key=config.index_of):
+        port = f"n{config.index_of(source)}"
+        cmds += [
+            _tc(sw, "qdisc", "add", "dev", port, "handle", "ffff:", "ingress"),
+            _tc(sw, "filter", "add", "dev", port, "parent", "ffff:", "protocol", "ip", "prio", "1", "u32",
+                "match", "u16", "0", f"{0xFFFF & ~(ACK_BELOW - 1):#x}", "at", "2", "flowid", "ffff:1"),
+        ]  # fmt: skip
+    for source, target, frame in air.frames:
+        ns, target_ip = config.netns_of(source), f"{config.address_of(target)}/32"
+        port = f"n{config.index_of(source)}"
+        cmds += [
+            _tc(sw, "filter", "add", "dev", port, "parent", "ffff:", "protocol", "ip", "prio", "2", "u32",
+                "match", "ip", "dst", target_ip, "action", "mirred", "egress", "redirect", "dev", AIR_IF),
+            _ip(ns, "route", "add", target_ip, "dev", NODE_IF, "mtu", "lock", str(frame - ETH_HEADER),
+                "advmss", advmss),
+        ]  # fmt: skip
+    return cmds
+
+
+def reframe_commands(config: EmulatorConfig, source: str, address: str, bits_per_s: float) -> list[Argv]:
+    """Shared medium: the route from `source` to `address` re-sized for a pair at `bits_per_s` (a Service
+    address that moved to another node, failover.py); nothing on a switched medium."""
+    air = air_plan(config)
+    if air is None:
+        return []
+    frame = max(FRAME_FLOOR, round(air.slot_bytes * bits_per_s / air.bits_per_s))
+    return [
+        _ip(config.netns_of(source), "route", "replace", f"{address}/32", "dev", NODE_IF, "mtu", "lock",
+            str(min(air.slot_bytes, frame) - ETH_HEADER), "advmss", str(SLOT_BYTES - ETH_HEADER - 40)),
+    ]  # fmt: skip
+
+
 def plan_commands(config: EmulatorConfig) -> list[Argv]:
     """Everything `Emulator` runs to build the network, in order."""
-    return plan_network(config) + plan_shaping(config)
+    return plan_network(config) + plan_shaping(config) + plan_air(config)
 
 
 def plan_teardown(pipeline: str, existing_netns: Sequence[str], existing_links: Sequence[str]) -> list[Argv]:
@@ -351,8 +485,9 @@ def cleanup_stale(pipeline: str, *, kill_processes: bool = True, grace_s: float 
     return removed
 
 
-def available() -> tuple[bool, str]:
-    """Whether namespaces, veths, bridges and HTB work here; if not, why (so callers can skip cleanly)."""
+def available(medium: str = "switched") -> tuple[bool, str]:
+    """Whether namespaces, veths, bridges and HTB work here (and for a shared medium IFB devices, ingress
+    redirects and jumbo veths); if not, why (so callers can skip cleanly)."""
     if os.geteuid() != 0:
         return False, "network emulation needs root (ip netns add), and this process is not root"
     for tool in ("ip", "tc"):
@@ -368,6 +503,15 @@ def available() -> tuple[bool, str]:
         _tc(probe, "filter", "add", "dev", "pa", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
             "match", "ip", "dst", "10.213.255.1/32", "flowid", "1:10"),
     ]  # fmt: skip
+    if medium == "shared":
+        trial += [
+            _ip(probe, "link", "add", "name", AIR_IF, "type", "ifb"),
+            _ip(probe, "link", "set", "pb", "mtu", str(SLOT_BYTES - ETH_HEADER), "gso_max_segs", "1"),
+            _tc(probe, "qdisc", "add", "dev", "pb", "handle", "ffff:", "ingress"),
+            _tc(probe, "filter", "add", "dev", "pb", "parent", "ffff:", "protocol", "ip", "prio", "2", "u32",
+                "match", "ip", "dst", "10.213.255.1/32", "action", "mirred", "egress", "redirect", "dev",
+                AIR_IF),
+        ]  # fmt: skip
     try:
         for argv in trial:
             run_command(argv)

@@ -72,6 +72,15 @@ def steady_throughput(finished: Sequence[float], concurrency: int) -> float:
     return (len(times) - 1 - first) / window if window > 0 else 0.0
 
 
+def full_pipeline_throughput(finished: Sequence[float], concurrency: int) -> float:
+    """Like `steady_throughput`, but also without the last `concurrency - 1` answers, which come while the
+    pipeline empties: on a shared medium they have the air to themselves and come faster than steady state."""
+    times = sorted(finished)
+    if len(times) >= 3 * concurrency:
+        times = times[: len(times) - (concurrency - 1)]
+    return steady_throughput(times, concurrency)
+
+
 @dataclass(frozen=True)
 class StreamResult:
     outcomes: tuple[Outcome, ...]

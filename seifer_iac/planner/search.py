@@ -17,7 +17,8 @@ relaxed bound (then the stage's own cost, then fewer stages, then host name), an
 - the unused hosts' capacities (parameters, FLOPs) cannot hold the remaining blocks (pigeonhole).
 When the cheap bound has not closed a search after PLAIN_VISITS states, it restarts with the no-return
 bound (relax.to_go_no_return), which stops the relaxation from bouncing between two nodes (skipped where
-that table would not fit: NO_RETURN_MAX_CELLS).
+that table would not fit: NO_RETURN_MAX_CELLS), and an additive search given a `penalty` adds the
+Lagrangian bound for distinct hosts (lagrange.py) to every child it would enter.
 
 Budgets count steps (seifer_iac/planner/budget.py), not wall time, so the same input gives the same plan on
 any machine and under any load (a second `pulumi preview` shows no change).
@@ -32,6 +33,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout, steps_for
 from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.lagrange import Penalised
 from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import capacities, min_stages_to_go, to_go, to_go_no_return
 
@@ -81,9 +83,13 @@ class _Search:
         max_visits: int | None = None,
         goal: float = -INF,
         packing: Packing | None = None,
+        penalised: Penalised | None = None,
     ) -> None:
         """table: to-go bounds [b, predecessor (n = dispatcher), holder]; a broadcast 2-D table caches.
-        goal: stop (raise _Found) as soon as the incumbent is at most this (a feasibility search)."""
+        goal: stop (raise _Found) as soon as the incumbent is at most this (a feasibility search).
+        penalised: an additive search's Lagrangian bound (lagrange.py), checked before entering a state."""
+        self.penalised = penalised
+        self.free_lam = penalised.total if penalised is not None else 0.0
         self.inst, self.table, self.additive = inst, table, additive
         self.budget, self.incumbent, self.goal = budget, incumbent, goal
         # a feasibility probe (bottleneck <= goal): every chain within the cap will do, so a state's
@@ -198,11 +204,20 @@ class _Search:
             state = (end + 1, w, mask | (1 << w))
             if self.memo.get(state, INF) <= arrived:
                 continue
+            pen = self.penalised
+            if pen is not None:
+                free = self.free_lam - float(pen.lam[w])
+                if arrived + pen.rest_bound(float(pen.table[end + 1, w]), free) >= self.incumbent.value:
+                    continue
             self.memo[state] = -INF if self.probing else arrived
             self.used[w] = True
             if self.avail is not None and self.packing is not None:
                 self.avail[self.packing.labels[w]] -= 1
+            if pen is not None:
+                self.free_lam -= float(pen.lam[w])
             self.visit(end + 1, w, arrived, state[2], (*path, (b, end, w)))
+            if pen is not None:
+                self.free_lam += float(pen.lam[w])
             if self.avail is not None and self.packing is not None:
                 self.avail[self.packing.labels[w]] += 1
             self.used[w] = False
@@ -226,11 +241,13 @@ def _branch_and_bound(
     seeds: Callable[[], list[Path]] | None = None,
     goal: float = -INF,
     packing: Packing | None = None,
+    penalty: Callable[[], Penalised | None] | None = None,
 ) -> float:
     """Search with the cheap bound first; if that has not finished after PLAIN_VISITS states, take the
     best of the incumbent and the `seeds` heuristics' paths (so a cut-short search is never worse than
-    them), build the no-return bound and search again. Returns the best lower bound known (what a
-    timed-out search can still promise). Raises _Found when the incumbent reaches `goal`."""
+    them), build the no-return bound (and the Lagrangian one, `penalty`, an additive search's) and search
+    again. Returns the best lower bound known (what a timed-out search can still promise). Raises _Found
+    when the incumbent reaches `goal`."""
     p, n = inst.n_blocks, inst.n_hosts
     table = np.broadcast_to(plain[:, None, :], (p + 1, n + 1, n))
     stronger_fits = (p + 1) * (n + 1) * n <= NO_RETURN_MAX_CELLS
@@ -241,9 +258,12 @@ def _branch_and_bound(
             if value < incumbent.value:
                 incumbent.value, incumbent.path = value, seed
 
+    penalised = None if stronger_fits or penalty is None else penalty()
     try:
         limit = plain_visits if stronger_fits else None
-        _Search(inst, table, additive, budget, incumbent, max_visits=limit, goal=goal, packing=packing).run()
+        _Search(
+            inst, table, additive, budget, incumbent, limit, goal=goal, packing=packing, penalised=penalised
+        ).run()
         return _root_bound(inst, table, additive)
     except _TooLong:
         adopt_seeds()
@@ -253,8 +273,15 @@ def _branch_and_bound(
     budget.spend(table_steps(inst, NO_RETURN_FACTOR))
     stronger = to_go_no_return(inst, additive)
     bound = _root_bound(inst, stronger, additive)
+    penalised = penalty() if penalty is not None else None
+    if penalised is not None:
+        bound = max(bound, penalised.root)
+        if penalised.root >= incumbent.value:
+            return bound  # no chain of distinct hosts beats the incumbent
     try:
-        _Search(inst, stronger, additive, budget, incumbent, goal=goal, packing=packing).run()
+        _Search(
+            inst, stronger, additive, budget, incumbent, goal=goal, packing=packing, penalised=penalised
+        ).run()
     except Timeout as timeout:
         timeout.lower_bound = bound  # type: ignore[attr-defined]
         raise

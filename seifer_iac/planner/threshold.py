@@ -13,7 +13,12 @@ probes left undecided everything that remains.
 
 On a shared medium the link term is the sum of the chain's transfers, so a probe T caps only the stages
 and asks the additive branch and bound for a chain whose transfers add up to at most T (stage times
-count 0 there); the candidates are the stage times, plus the sums such searches find.
+count 0 there); the candidates are the stage times, plus the sums such searches find. Each such probe first
+asks the switched feasibility search, links ignored, for any chain whose stages fit under T (none: the probe
+is decided; one whose transfers add up to at most T: found) when the relaxed transfers are far below T, and
+once its search runs long it adds the
+Lagrangian bound of lagrange.py, which counts that a chain of distinct hosts cannot send every transfer
+over the same fast links.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 
 from seifer_iac.planner.budget import Budget, Timeout
 from seifer_iac.planner.instance import INF, Instance
+from seifer_iac.planner.lagrange import ROUNDS, Penalised, comes_back, penalise
 from seifer_iac.planner.packing import Packing, build_packing
 from seifer_iac.planner.relax import relaxed_optimum, to_go
 from seifer_iac.planner.search import (
@@ -35,6 +41,7 @@ from seifer_iac.planner.search import (
     _Found,
     _Incumbent,
     bottleneck_of,
+    path_value,
     table_steps,
 )
 
@@ -153,23 +160,88 @@ def packing_bound(inst: Instance, lower: float, upper: float, budget: Budget, sh
 
 
 def _least_airtime(
-    inst: Instance, stage_cap: float, below: float, budget: Budget, plain_visits: int, goal: float
+    inst: Instance,
+    stage_cap: float,
+    below: float,
+    budget: Budget,
+    plain_visits: int,
+    goal: float,
+    warm: list[np.ndarray] | None = None,
 ) -> Path | None:
     """Shared medium: among chains whose stages take at most `stage_cap`, one with the least sum of
-    transfers under `below` (stopping early once it is <= goal); None when none is under `below`."""
+    transfers under `below` (stopping early once it is <= goal); None when none is under `below`.
+    `warm` carries the Lagrangian penalties from one probe to the next (lagrange.py)."""
     stages = np.where(inst.stage_s <= stage_cap, 0.0, INF)
     zeroed = replace(inst, stage_s=stages, shared=False)
     budget.spend(table_steps(inst))
     table = to_go(zeroed, additive=True)
-    if not relaxed_optimum(zeroed, table, additive=True) < below:
+    relaxed = relaxed_optimum(zeroed, table, additive=True)
+    if not relaxed < below:
         return None
     packing = _packing(zeroed, budget)
     if packing is not None and packing.earliest(packing.counts) > 0:
         return None
     incumbent = _Incumbent(value=below)
+    covering: Path | None = ()
+    if relaxed * STAGES_SLACK <= below:  # the transfers hardly bind: whether the stages fit decides
+        try:
+            covering = _stages_within(inst, stage_cap, budget, plain_visits, packing)
+        except Timeout:
+            covering = ()  # undecided: the airtime search below decides alone
+    if covering is None:
+        return None  # no chain of distinct hosts keeps its stages within the cap at all
+    if covering:
+        airtime = path_value(zeroed, covering, additive=True)
+        if airtime < incumbent.value:
+            incumbent.value, incumbent.path = airtime, covering
+            if airtime <= goal:
+                return covering
+
+    def penalty() -> (
+        Penalised | None
+    ):  # distinct hosts: the relaxation may not send each transfer on fast links
+        rounds = ROUNDS
+        if budget.steps_left is not None:  # a round costs a table: at most 1/PENALTY_SHARE of what is left
+            rounds = min(rounds, budget.steps_left // (PENALTY_SHARE * table_steps(zeroed)))
+        if rounds < 2 or not comes_back(zeroed, table):
+            return None
+        penalised = penalise(zeroed, budget, incumbent.value, rounds, start=warm[0] if warm else None)
+        if warm is not None:
+            warm[:] = [penalised.lam]
+        return penalised
+
     with contextlib.suppress(_Found):
-        _branch_and_bound(zeroed, table, True, budget, incumbent, plain_visits, goal=goal, packing=packing)
+        _branch_and_bound(
+            zeroed, table, True, budget, incumbent, plain_visits, goal=goal, packing=packing, penalty=penalty
+        )
     return incumbent.path
+
+
+PENALTY_SHARE = 8  # the Lagrangian penalties of a long airtime search may take 1/8 of what it has left
+STAGES_SLACK = 4  # the links-free check runs when the relaxed airtime is at most 1/4 of the probe
+STAGES_SHARE = 16  # the links-free check of a shared probe: cheap when it decides, abandoned when not
+
+
+def _stages_within(
+    inst: Instance, stage_cap: float, budget: Budget, plain_visits: int, packing: Packing | None
+) -> Path | None:
+    """Shared medium: any chain whose stages take at most `stage_cap`, links ignored (the switched
+    feasibility search, whose probing memo is much stronger than the airtime search's), or None when none
+    exists (proven). A quick check: it may spend 1/STAGES_SHARE of what is left; Timeout past that."""
+    free = replace(
+        inst,
+        hop_s=replace(inst.hop_s, wire_bits=np.zeros_like(inst.hop_s.wire_bits)),
+        in_s=np.where(np.isfinite(inst.in_s), 0.0, INF),
+        out_s=np.where(np.isfinite(inst.out_s), 0.0, INF),
+        shared=False,
+    )
+    steps = None if budget.steps_left is None else max(1, budget.steps_left // STAGES_SHARE)
+    own = Budget(steps, budget.deadline)
+    try:
+        with np.errstate(invalid="ignore"):  # 0 bits over no link (0 bit/s): nan, capped away as no link
+            return _feasible_switched(free, stage_cap, own, plain_visits, packing)
+    finally:
+        budget.spend(own.spent)
 
 
 def shared_lower_bound(inst: Instance) -> float:
@@ -280,6 +352,7 @@ def _minimise_shared(
     lo = int(np.searchsorted(stages, stage_floor, side="left"))
     hi = int(np.searchsorted(stages, value, side="left")) if np.isfinite(value) else stages.size
     unsure = False  # a probe ran out of its share: the bisection went on without a proof
+    warm: list[np.ndarray] = []  # Lagrangian penalties handed from probe to probe
     try:
         while lo < hi:
             mid = (lo + hi) // 2
@@ -287,7 +360,8 @@ def _minimise_shared(
             steps = None if budget.steps_left is None else max(1, budget.steps_left // PROBE_SHARE)
             own = Budget(steps, budget.deadline)
             try:
-                path = _least_airtime(inst, probe, float(np.nextafter(probe, INF)), own, plain_visits, probe)
+                below = float(np.nextafter(probe, INF))
+                path = _least_airtime(inst, probe, below, own, plain_visits, probe, warm)
             except Timeout:
                 budget.spend(own.spent)
                 unsure, lo = True, mid + 1
@@ -304,7 +378,7 @@ def _minimise_shared(
         if unsure:
             return Found(best, value, min(lower, value), timed_out=True)
         if lo > 0:
-            path = _least_airtime(inst, float(stages[lo - 1]), value, budget, plain_visits, -INF)
+            path = _least_airtime(inst, float(stages[lo - 1]), value, budget, plain_visits, -INF, warm)
             if path is not None and bottleneck_of(inst, path) < value:
                 best, value = path, bottleneck_of(inst, path)
     except Timeout:
