@@ -300,11 +300,12 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
 
 
 def _moment(text: str) -> dt.datetime:
+    from seifer_iac.spec.measured import utc_moment
+
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_moment(text)
     except ValueError:
         fail(f'--measured-at: "{text[:40]}" is not a date like 2026-11-30T16:00:00Z')
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _write(path: Path, text: str) -> None:

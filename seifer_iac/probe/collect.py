@@ -26,6 +26,7 @@ from seifer_iac.spec.measured import (
     UnmeasuredLink,
     UnmeasuredNode,
     Unreachable,
+    utc_moment,
 )
 from seifer_iac.spec.model import Spec
 from seifer_iac.spec.units import MAX_BITS_PER_S, MAX_FLOPS, MIN_BITS_PER_S, MIN_FLOPS
@@ -215,8 +216,8 @@ class _Gatherer:
         if match is None:
             return
         try:
-            moment = dt.datetime.fromisoformat(match.group(1) + match.group(2).replace("Z", "+00:00"))
-        except ValueError:
+            moment = utc_moment(match.group(1) + match.group(2))
+        except ValueError:  # not a date, or one UTC cannot hold (the file could not be written)
             return
         if self.latest is None or moment > self.latest:
             self.latest = moment

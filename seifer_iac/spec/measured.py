@@ -142,6 +142,21 @@ def format_speed(flops_per_s: float, absolute: bool, reference: float) -> str | 
     return significant(flops_per_s / reference)
 
 
+def utc_moment(value: str | dt.datetime) -> dt.datetime:
+    """The moment in UTC (naive is taken as UTC); ValueError for text that is not an ISO 8601 date, or a
+    moment UTC cannot hold (`9999-12-31T23:59:59-12:00` is past year 9999 in UTC, and would fail the dump).
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value} is out of range in UTC") from None
+
+
 def format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -241,7 +256,10 @@ def _problems(data: Any) -> list[str]:
     if deep is not None:
         return [f"{deep}: nested more than {MAX_DEPTH} levels deep; re-run seifer probe collect"]
     if isinstance(data.get("measuredAt"), dt.datetime):  # YAML reads an unquoted timestamp as a date
-        data = {**data, "measuredAt": format_time(_aware(data["measuredAt"]))}
+        try:
+            data = {**data, "measuredAt": format_time(utc_moment(data["measuredAt"]))}
+        except ValueError as error:
+            return [f"measuredAt: {error}; write a date like 2026-11-30T16:00:00Z"]
     problems = number_problems(data, limit=MAX_PROBLEMS)
     if problems:
         return problems
@@ -252,10 +270,6 @@ def _problems(data: Any) -> list[str]:
         if line not in found:
             found.append(line)
     return found[:MAX_PROBLEMS]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def measured_from_data(data: Any, source: str) -> MeasuredCluster:
@@ -285,14 +299,11 @@ class _Reader:
 
     def read(self, data: dict[str, Any]) -> MeasuredCluster:
         moment = data["measuredAt"]
-        if isinstance(moment, dt.datetime):
-            when = _aware(moment)
-        else:
-            try:
-                when = _aware(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")))
-            except ValueError:
-                self.problems.append(f'measuredAt: "{moment[:40]}" is not a date like 2026-11-30T16:00:00Z')
-                when = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        try:
+            when = utc_moment(moment)
+        except ValueError:
+            self.problems.append(f'measuredAt: "{str(moment)[:40]}" is not a date like 2026-11-30T16:00:00Z')
+            when = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         reference = self.unit(parse_flops, data["referenceSpeed"], "referenceSpeed")
         links = tuple(self.link(raw, f"links[{i}]") for i, raw in enumerate(data.get("links", [])))
         speeds = tuple(

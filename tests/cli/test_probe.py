@@ -142,6 +142,7 @@ def test_collect_from_a_folder_names_rejected_lines(toy, tmp_path):
         (["--out", "{out}"], "nothing here\n", "no probe result in it"),
         (["--out", "{out}", "--from", "{out}"], None, "not a folder"),
         (["--out", "{out}", "--measured-at", "tuesday"], "", "--measured-at"),
+        (["--out", "{out}", "--measured-at", "9999-12-31T23:59:59-12:00"], "", "--measured-at"),
     ],
 )
 def test_collect_errors_are_one_line_and_exit_2(toy, tmp_path, args, stdin, words):

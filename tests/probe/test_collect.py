@@ -253,3 +253,9 @@ def test_arbitrary_lines_never_raise(lines):
     collection = gather([("stdin", lines)], SPEC, WHEN)
     assert collection.results == 0
     assert collection.ignored + collection.rejected_count == len(lines)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_log_timestamp_utc_cannot_hold_is_ignored_not_written(stamp):
+    collection = gather([("x", [f"{stamp} {link('a', 'b')}"])], SPEC, WHEN)
+    assert collection.results == 1 and collection.latest is None  # before: kept, then the dump raised
