@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.cli.inputs import check_lock_file, fail, fail_lines, profile_or_exit
+from seifer_iac.cli.inputs import check_lock_file, fail, fail_lines, profile_or_exit, write_or_exit
 from seifer_iac.spec import Spec, SpecError, load_spec
 
 MAX_SHOWN_REJECTIONS = 20
@@ -288,7 +288,7 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
     measured = collection.measured
     if measured_at is None and collection.latest is not None:
         measured = replace(measured, measured_at=collection.latest)
-    _write(out, dump_measured(measured))
+    write_or_exit(out, dump_measured(measured))
     links = len(measured.links) + len(measured.unreachable) + len(measured.unmeasured_links)
     nodes = len(measured.speeds) + len(measured.unmeasured_nodes)
     click.echo(
@@ -306,14 +306,3 @@ def _moment(text: str) -> dt.datetime:
         return utc_moment(text)
     except ValueError:
         fail(f'--measured-at: "{text[:40]}" is not a date like 2026-11-30T16:00:00Z')
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file beside it, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        fail(f"cannot write {path}: {error.strerror or error}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit, write_or_exit
 from seifer_iac.local.signals import terminate_as_exception
 
 
@@ -87,14 +86,7 @@ def probe_local_command(
     if out == "-":
         click.echo(text, nl=False)
     else:
-        target = Path(out)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # a reader never sees half a file
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            temporary.replace(target)
-        except OSError as error:
-            temporary.unlink(missing_ok=True)
-            fail(f"cannot write {out}: {error.strerror or error}")
+        write_or_exit(Path(out), text)
     say(
         f"measured {len(measured.links)} links and {len(measured.speeds)} node speeds; "
         f"{len(measured.unreachable)} pairs unreachable"
