@@ -43,7 +43,7 @@ from seifer_iac.local.runner import (
 from seifer_iac.probe.bar import ProgressBar
 from seifer_iac.probe.collect import all_pairs, probe_nodes
 from seifer_iac.probe.jobs import speed_config, speed_stages
-from seifer_iac.probe.schedule import Estimate, Pair, estimate, schedule
+from seifer_iac.probe.schedule import Estimate, Pair, estimate, link_timeout_s, schedule
 from seifer_iac.release import Release
 from seifer_iac.spec.model import Cluster, Spec
 
@@ -106,13 +106,6 @@ def quota_period_s(cores: float | None) -> float:
 def repeat_seconds(cores: float | None, least: float) -> float:
     """A speed repeat spans at least 25 quota periods, so one period's worth of CPU shifts it by <= 4 %."""
     return max(least, 25 * quota_period_s(cores))
-
-
-def link_timeout_s(bits_per_s: float, size: int) -> float:
-    """How long one transfer may take: five times its time at the link's payload rate, and 10 s more."""
-    if not (0 < bits_per_s < math.inf):
-        return 30.0
-    return 10.0 + 5 * size * 8 / (bits_per_s * 0.9)
 
 
 def scaled_line(document: dict[str, Any], factor: float) -> dict[str, Any]:

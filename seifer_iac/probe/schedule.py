@@ -96,6 +96,14 @@ def schedule(nodes: Sequence[str], pairs: Iterable[Pair] | None = None) -> tuple
     return tuple(tuple(r) for r in rounds)
 
 
+def link_timeout_s(bits_per_s: float, size: int) -> float:
+    """How long one transfer may take (the probe's `--timeout`): five times its time at the link's payload
+    rate, and 10 s more; 30 s where there is no rate (a link the emulator does not build fails at once)."""
+    if not (0 < bits_per_s < math.inf):
+        return 30.0
+    return 10.0 + 5 * size * 8 / (bits_per_s * 0.9)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """How long a schedule takes, from the rates the spec gives (and a stated rate where it gives none)."""
@@ -122,7 +130,11 @@ class Estimate:
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def transfer_seconds(
