@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from seifer_iac.probe import schedule
 from seifer_iac.spec.measured import (
     MeasuredCluster,
     MeasuredLink,
@@ -97,7 +98,7 @@ def all_pairs(spec: Spec) -> tuple[tuple[str, str], ...]:
             f"the spec has {len(names)} nodes; seifer probe measures at most {MAX_PROBE_NODES} at once "
             "(measure a subset with --pairs)"
         )
-    return tuple((a, b) for a in names for b in names if a != b)
+    return schedule.all_pairs(names)
 
 
 def json_object(line: str) -> str | None:
