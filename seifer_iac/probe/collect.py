@@ -152,6 +152,16 @@ def _seconds(result: dict[str, Any]) -> list[float]:
     return [t for t in times if t is not None]
 
 
+# The probe's errors that mean the sender found no path to the receiver (runtime.probe.connect). Any other
+# error came after connecting (a transfer timed out or was reset on a slow or lossy link, bad arguments):
+# the pair has a link, so it is unmeasured; reporting it unreachable would remove the link from the spec.
+NO_PATH_ERRORS = ("cannot connect to ", "no route to ")
+
+
+def _no_path(error: str) -> bool:
+    return error.startswith(NO_PATH_ERRORS)
+
+
 def _error(result: dict[str, Any]) -> str | None:
     error = result.get("error")
     if error is None:
@@ -319,10 +329,11 @@ class _Gatherer:
                         *pair, statistics.median(rates), rates[0], rates[-1], len(rates), int(samples.size)
                     )
                 )
-            elif samples is not None and samples.error is not None:
+            elif samples is not None and samples.error is not None and _no_path(samples.error):
                 unreachable.append(Unreachable(*pair, samples.error))
-            else:
-                unmeasured_links.append(UnmeasuredLink(*pair, "no result"))
+            else:  # never reported, or failed after connecting: the link exists, its rate is unknown
+                why = samples.error if samples is not None and samples.error else "no result"
+                unmeasured_links.append(UnmeasuredLink(*pair, why))
         archs = ", ".join(self.spec.runtime.platforms)
         for a in self.spec.cluster.nodes:
             if a.name not in self.nodes:

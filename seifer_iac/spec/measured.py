@@ -2,9 +2,10 @@
 
 A spec includes it (`cluster.measured: cluster.measured.yaml`), so a re-measure is an ordinary diff of a
 committed file that `seifer plan --diff`, the plan lock and CI all see. The file says where each figure
-came from (the median of how many repeats, and their spread) and what could not be measured: pairs that
-reported an error (unreachable: the spec loses that link unless it gives it itself) and pairs or nodes
-that never reported (unmeasured: no effect on the spec, listed so nobody mistakes silence for a result).
+came from (the median of how many repeats, and their spread) and what could not be measured: pairs whose
+probe found no path (unreachable: the spec loses that link unless it gives it itself) and pairs or nodes
+that never reported or failed after connecting (unmeasured: no effect on the spec, listed so nobody
+mistakes silence for a result).
 
 Rates are payload rates: what a process sees over TCP, about 94-96 % of a shaped link's raw rate.
 """
@@ -70,7 +71,7 @@ class MeasuredSpeed:
 
 @dataclass(frozen=True)
 class Unreachable:
-    """A pair whose probe could not connect or timed out: the spec loses that link."""
+    """A pair whose probe found no path (could not connect, no route): the spec loses that link."""
 
     source: str
     target: str
@@ -79,7 +80,8 @@ class Unreachable:
 
 @dataclass(frozen=True)
 class UnmeasuredLink:
-    """A pair with no result (never reported, or its line was rejected): the spec keeps what it says."""
+    """A pair with no result (never reported, its line was rejected, or it failed after connecting, such as
+    a transfer that timed out on a slow link): the spec keeps what it says."""
 
     source: str
     target: str
