@@ -215,7 +215,9 @@ class _Gatherer:
         try:
             self.accept(result)
         except ValueError as error:
-            self.reject(source, number, str(error))
+            said = result.get("error")  # a probe given bad arguments says why only here
+            why = f"; the probe said: {' '.join(said.split())[:150]}" if isinstance(said, str) else ""
+            self.reject(source, number, f"{error}{why}")
             return
         if len(self.seen) < 100_000:
             self.seen.add(text)

@@ -288,3 +288,11 @@ def test_only_an_error_finding_no_path_makes_a_pair_unreachable_a_timeout_leaves
     assert not measured.unreachable
     assert [(u.source, u.target) for u in measured.unmeasured_links] == [("a", "b")]
     assert "took longer than 1 s" in measured.unmeasured_links[0].reason
+
+
+def test_a_rejected_line_of_a_probe_given_bad_arguments_shows_what_the_probe_said(capsys):
+    argv = ["link", "--from", "a", "--to", "b", "--host", "h", "--port", "70000"]
+    assert probe_process.main(argv) == 0
+    line = capsys.readouterr().out  # the line runtime.probe prints (bytes: null, so it is rejected)
+    (rejected,) = gather([("x", [line])], SPEC, WHEN).rejected
+    assert "the probe said: bad arguments: argument --port: 70000" in str(rejected), str(rejected)
