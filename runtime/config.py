@@ -17,9 +17,11 @@ import jsonschema
 import numpy as np
 
 from runtime.codecs import CodecError, CodecSpec, effective_spec, zfp_layout
+from runtime.files import read_regular
 
 SCHEMA_NAME = "stage-config.schema.json"
 DEFAULT_WEIGHTS_DIR = "/var/lib/seifer/weights"
+MAX_CONFIG_BYTES = 1 << 20  # a rendered config is a few KiB; a bigger one is not ours
 
 
 class ConfigError(ValueError):
@@ -271,11 +273,11 @@ def parse_config(data: Any) -> StageConfig | DispatcherConfig:
 def load_config(path: str | Path) -> StageConfig | DispatcherConfig:
     """Read and validate a config file; every failure is a ConfigError with a readable message."""
     try:
-        text = Path(path).read_text()
+        text = read_regular(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested past the parser's depth
         raise ConfigError(f"config {path} is not valid JSON: {exc}") from exc
     return parse_config(data)

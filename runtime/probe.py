@@ -8,6 +8,9 @@ nothing but the standard library (it must start fast and run in the smallest ima
 - `serve --port P`: the receiver of bulk transfers. Per connection, a transfer is a 12-byte header
   (magic `SFPB` + payload length, 64-bit big-endian), then the payload; when the last byte is in, the
   receiver answers with the same 12 bytes (the acknowledgement). A connection may carry many transfers.
+  It is network-facing, so it bounds everything a peer controls: at most 32 connections served at once
+  (more wait in the backlog), a header within `--idle-timeout`, a payload at 1000 B/s on average after
+  that grace, at most 1 GiB declared; anything else is hung up on.
 - `link`: sends `--bytes` N bytes `--repeats` R times on one connection, back to back (after one untimed
   transfer of up to 128 KiB), and times each from its first byte sent to the acknowledgement.
   `bitsPerSecond` is 8 N / the median time: PAYLOAD bits per second, what the runtime's frames get. A link
@@ -20,8 +23,9 @@ nothing but the standard library (it must start fast and run in the smallest ima
   repeat's pass is the sum of the partitions' WALL seconds per call, which is what a node with a CPU limit
   or a slow core really gives. `flopsPerSecond` is the profile's FLOPs of one pass over the median pass.
 
-Failures (no route, refused, a timeout, a bad config) print the same keys with `"error": "<one line>"` and
-exit 0, so a Job's log is collected like any other; nothing waits without a timeout.
+Failures (no route, refused, a timeout, a bad config, a bad or out-of-range argument) print the same keys
+with `"error": "<one line>"` and exit 0, so a Job's log is collected like any other; nothing waits without
+a timeout.
 
 The speed probe's DIR (docs/CONTRACTS.md): `speed.json` = {"seiferProbe": 1, "node": ..., "backend":
 {"name", "precision", "threads"}, "partitions": [{"config": "stage-1.json", "flops": N}, ...]}, each config
@@ -43,12 +47,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from runtime.files import read_regular
 
 PROBE_FORMAT = 1
 MAGIC = b"SFPB"
 HEADER = struct.Struct(">4sQ")
-MAX_TRANSFER_BYTES = 1 << 34  # 16 GiB: a length beyond it is not a probe (the receiver hangs up)
+MAX_TRANSFER_BYTES = 1 << 30  # 1 GiB, as `seifer probe --bytes` allows: a longer one is not a probe (hang up)
+MAX_CONNECTIONS = 32  # served at once; more wait in the listen backlog (threads and buffers stay bounded)
+# A transfer must keep up at least this average rate (after an idle timeout's grace), so a sender that
+# trickles a byte at a time (slowloris) cannot hold a connection for as long as its declared length allows.
+MIN_RECEIVE_BYTES_PER_S = 1000
+MAX_CONFIG_BYTES = 1 << 20  # speed.json lists a few partitions
+MAX_THREADS = 1024  # a node's cpus: more is not a node, and the backend would try to start them all
 CHUNK = 256 * 1024
 # An untimed first transfer takes what an idle link saved up (a token bucket's burst; the emulator's HTB
 # lets a 64 KiB GSO packet through on credit, which made a first 300 kB transfer at 8 Mbit/s 26 % "faster"
@@ -68,11 +80,11 @@ class ProbeError(Exception):
 
 
 def link_result(
-    source: str, target: str, size: int, seconds: Sequence[float], error: str | None
+    source: str | None, target: str | None, size: int | None, seconds: Sequence[float], error: str | None
 ) -> dict[str, Any]:
-    """The link JSON object of the probe interface (docs/CONTRACTS.md)."""
+    """The link JSON object of the probe interface (docs/CONTRACTS.md); None only for bad arguments."""
     seconds = [round(s, 9) for s in seconds] if error is None else []
-    rate = size * 8 / statistics.median(seconds) if seconds else None
+    rate = size * 8 / statistics.median(seconds) if seconds and size else None
     return {
         "seiferProbe": PROBE_FORMAT,
         "kind": "link",
@@ -86,7 +98,7 @@ def link_result(
 
 
 def speed_result(
-    node: str,
+    node: str | None,
     backend: str | None,
     precision: str | None,
     flops: int | None,
@@ -117,10 +129,19 @@ def one_line(error: BaseException) -> str:
 # ----------------------------------------------------------------------------------------------- receiver
 
 
-def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
-    """Exactly `size` bytes, or None when the peer closed first."""
+def _settimeout(conn: socket.socket, deadline: float) -> None:
+    """Arm the next receive to end by `deadline` (a TimeoutError when it has passed)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    conn.settimeout(left)
+
+
+def _recv_exact(conn: socket.socket, size: int, deadline: float) -> bytes | None:
+    """Exactly `size` bytes by `deadline`, or None when the peer closed first."""
     parts, got = [], 0
     while got < size:
+        _settimeout(conn, deadline)
         part = conn.recv(size - got)
         if not part:
             return None
@@ -129,11 +150,12 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _drain(conn: socket.socket, size: int, buffer: bytearray) -> bool:
-    """Read and drop `size` bytes; False when the peer closed first."""
+def _drain(conn: socket.socket, size: int, buffer: bytearray, deadline: float) -> bool:
+    """Read and drop `size` bytes by `deadline`; False when the peer closed first."""
     view = memoryview(buffer)
     left = size
     while left:
+        _settimeout(conn, deadline)
         got = conn.recv_into(view, min(left, len(buffer)))
         if not got:
             return False
@@ -142,24 +164,30 @@ def _drain(conn: socket.socket, size: int, buffer: bytearray) -> bool:
 
 
 def handle_connection(conn: socket.socket, idle_timeout_s: float) -> int:
-    """Serve transfers on one connection until the peer closes; returns how many were acknowledged."""
+    """Serve transfers on one connection until the peer closes; returns how many were acknowledged.
+
+    Every wait has an end: a header must be complete `idle_timeout_s` after the previous transfer, and a
+    payload must arrive at `MIN_RECEIVE_BYTES_PER_S` on average after that much grace; otherwise (or on
+    anything that is not a probe header) the receiver hangs up.
+    """
     buffer = bytearray(CHUNK)
     done = 0
-    conn.settimeout(idle_timeout_s)
     with conn:
         try:
             while True:
-                header = _recv_exact(conn, HEADER.size)
+                started = time.monotonic()
+                header = _recv_exact(conn, HEADER.size, started + idle_timeout_s)
                 if header is None:
                     return done
                 magic, size = HEADER.unpack(header)
                 if magic != MAGIC or size > MAX_TRANSFER_BYTES:
                     return done  # not a probe: hang up
-                if not _drain(conn, size, buffer):
+                if not _drain(conn, size, buffer, started + idle_timeout_s + size / MIN_RECEIVE_BYTES_PER_S):
                     return done
+                conn.settimeout(idle_timeout_s)
                 conn.sendall(header)
                 done += 1
-        except OSError:
+        except OSError:  # a reset, a timeout
             return done
 
 
@@ -170,20 +198,33 @@ def serve(port: int, host: str = "0.0.0.0", count: int | None = None, idle_timeo
     listener.settimeout(0.2)
     lock = threading.Lock()
     served = [0]
+    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def worker(conn: socket.socket) -> None:
-        if handle_connection(conn, idle_timeout_s):
-            with lock:
-                served[0] += 1
+        try:
+            if handle_connection(conn, idle_timeout_s):
+                with lock:
+                    served[0] += 1
+        finally:
+            slots.release()
 
     with listener:
         while count is None or served[0] < count:
+            if not slots.acquire(timeout=0.2):
+                continue  # all slots busy: the next connection waits in the backlog
             try:
                 conn, _ = listener.accept()
-            except TimeoutError:
+            except OSError as error:  # no connection yet, or one reset before it was accepted
+                slots.release()
+                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    time.sleep(0.2)  # out of descriptors or memory for now: never a crash
                 continue
-            conn.settimeout(None)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # reset already
+                conn.close()
+                slots.release()
+                continue
             threading.Thread(target=worker, args=(conn,), daemon=True).start()
     return 0
 
@@ -282,10 +323,10 @@ def read_speed_config(directory: Path) -> dict[str, Any]:
     """DIR/speed.json, checked field by field (errors name the file and field)."""
     path = directory / CONFIG_NAME
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_regular(path, MAX_CONFIG_BYTES))
     except OSError as err:
         raise ProbeError(f"cannot read {path}: {err.strerror or err}") from None
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # not UTF-8, not JSON, nested past the parser's depth
         raise ProbeError(f"{path} is not JSON: {one_line(err)}") from None
     where = str(path)
     if _field(data, "seiferProbe", int, where) != PROBE_FORMAT:
@@ -295,14 +336,19 @@ def read_speed_config(directory: Path) -> dict[str, Any]:
     if name not in ("litert", "tensorflow"):
         raise ProbeError(f"{where}.backend.name: {name!r} is not litert or tensorflow")
     threads = backend.get("threads", 1)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ProbeError(f"{where}.backend.threads: {threads!r} is not a whole number of at least 1")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise ProbeError(f"{where}.backend.threads: {threads!r} is not a whole number, 1 to {MAX_THREADS}")
+    precision = backend.get("precision", "fp32")
+    if not isinstance(precision, str):
+        raise ProbeError(f"{where}.backend.precision: {precision!r} has the wrong type")
     parts = _field(data, "partitions", list, where)
     if not parts:
         raise ProbeError(f"{where}.partitions: empty (no partition fits this node?)")
     for index, part in enumerate(parts):
         at = f"{where}.partitions[{index}]"
-        _field(part, "config", str, at)
+        name = _field(part, "config", str, at)
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ProbeError(f"{at}.config: {name[:80]!r} is not a file name in {directory}")
         if _field(part, "flops", int, at) <= 0:
             raise ProbeError(f"{at}.flops: must be positive")
     return data
@@ -382,32 +428,64 @@ def measure_speed(
 # ---------------------------------------------------------------------------------------------------- cli
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """A bad argument raises ProbeError instead of printing usage and exiting 2: `link` and `speed` report
+    it in their JSON line (a Job's log is all anyone reads of them)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ProbeError(f"bad arguments: {message}")
+
+
+def _bounded(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` within [low, high] (NaN and infinity are not)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            noun = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {noun}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]} is not from {low} to {high}")
+        return value
+
+    return parse
+
+
+PORT = _bounded(int, 1, 65535)
+SECONDS = _bounded(float, 0.001, 7 * 86400.0)  # a week: anything longer is a typo, not a slow link
+REPEATS = _bounded(int, 1, 1000)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m runtime.probe", description=__doc__.split("\n\n")[0])
-    commands = top.add_subparsers(dest="command", required=True)
+    top = _ArgumentParser(prog="python -m runtime.probe", description=__doc__.split("\n\n")[0])
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
     srv = commands.add_parser("serve", help="receive bulk transfers (until killed or --count connections)")
-    srv.add_argument("--port", type=int, required=True)
+    srv.add_argument("--port", type=PORT, required=True)
     srv.add_argument("--host", default="0.0.0.0")
     srv.add_argument(
-        "--count", type=int, default=None, help="exit after this many connections with a transfer are done"
+        "--count",
+        type=_bounded(int, 1, 1 << 31),
+        default=None,
+        help="exit after this many connections with a transfer are done",
     )
-    srv.add_argument("--idle-timeout", type=float, default=300.0, help="drop a silent connection after S s")
+    srv.add_argument("--idle-timeout", type=SECONDS, default=300.0, help="drop a silent connection after S s")
     link = commands.add_parser("link", help="time bulk transfers to a receiver; print one JSON line")
     link.add_argument("--from", dest="source", required=True)
     link.add_argument("--to", dest="target", required=True)
     link.add_argument("--host", required=True)
-    link.add_argument("--port", type=int, required=True)
-    link.add_argument("--bytes", dest="size", type=int, default=4_000_000)
-    link.add_argument("--repeats", type=int, default=5)
-    link.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to reach the receiver")
-    link.add_argument("--timeout", type=float, default=120.0, help="seconds one transfer may take")
+    link.add_argument("--port", type=PORT, required=True)
+    link.add_argument("--bytes", dest="size", type=_bounded(int, 1, MAX_TRANSFER_BYTES), default=4_000_000)
+    link.add_argument("--repeats", type=REPEATS, default=5)
+    link.add_argument("--connect-timeout", type=SECONDS, default=30.0, help="seconds to reach the receiver")
+    link.add_argument("--timeout", type=SECONDS, default=120.0, help="seconds one transfer may take")
     spd = commands.add_parser("speed", help="time the model's partitions on this node; print one JSON line")
     spd.add_argument("--node", required=True)
     spd.add_argument("--config", required=True, help="directory holding speed.json and the stage configs")
-    spd.add_argument("--repeats", type=int, default=5)
+    spd.add_argument("--repeats", type=REPEATS, default=5)
     spd.add_argument(
         "--min-seconds",
-        type=float,
+        type=_bounded(float, 0.0, 3600.0),
         default=1.0,
         help="least wall time per partition and repeat (many CPU-quota periods)",
     )
@@ -422,8 +500,6 @@ def run_link(args: argparse.Namespace) -> None:
     seconds: list[float] = []
     error = None
     try:
-        if args.size < 1 or args.repeats < 1:
-            raise ProbeError("--bytes and --repeats must be at least 1")
         seconds = measure_link(
             args.host, args.port, args.size, args.repeats, args.connect_timeout, args.timeout
         )
@@ -437,8 +513,6 @@ def run_link(args: argparse.Namespace) -> None:
 def run_speed(args: argparse.Namespace) -> None:
     backend, precision, flops, seconds, error = None, None, None, [], None
     try:
-        if args.repeats < 1 or not args.min_seconds >= 0:
-            raise ProbeError("--repeats must be at least 1 and --min-seconds not negative")
         config = read_speed_config(Path(args.config))
         backend = config["backend"]["name"]
         precision = str(config["backend"].get("precision", "fp32"))
@@ -450,8 +524,37 @@ def run_speed(args: argparse.Namespace) -> None:
     _print(speed_result(args.node, backend, precision, flops, seconds, error))
 
 
+def _given(argv: Sequence[str], option: str) -> str | None:
+    """The value of `option` in argv as written (`--from A` or `--from=A`), for a line about bad arguments."""
+    for index, word in enumerate(argv):
+        if word == option and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith(option + "="):
+            return word[len(option) + 1 :]
+    return None
+
+
+def bad_arguments(argv: Sequence[str], error: str) -> int:
+    """`link` and `speed` print their JSON line with the error (exit 0, as any failure); `serve` has no
+    line to print, so it says so on stderr and exits 2."""
+    command = argv[0] if argv else None
+    if command == "link":
+        _print(link_result(_given(argv, "--from"), _given(argv, "--to"), None, [], error))
+        return 0
+    if command == "speed":
+        _print(speed_result(_given(argv, "--node"), None, None, None, [], error))
+        return 0
+    who = "probe receiver" if command == "serve" else "python -m runtime.probe"
+    print(f"{who}: {error} (see --help)", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+    except ProbeError as error:
+        return bad_arguments(argv, one_line(error))
     if args.command == "link":
         run_link(args)
         return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import WeightsConfig
+from runtime.files import read_regular
 
 
 class WeightsError(RuntimeError):
@@ -24,7 +25,7 @@ def read_weights(weights: WeightsConfig) -> bytes:
     for chunk in weights.chunks:
         path = Path(weights.dir) / chunk.name
         try:
-            data = path.read_bytes()
+            data = read_regular(path, chunk.size)
         except OSError as exc:
             raise WeightsError(f"weight chunk {chunk.name} unreadable at {path}: {exc.strerror}") from exc
         if len(data) != chunk.size:

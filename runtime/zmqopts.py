@@ -27,7 +27,10 @@ import zmq
 import zmq.auth.thread
 from zmq.utils import z85
 
+from runtime.files import read_regular
+
 PUBLIC_KEY_FILE, SECRET_KEY_FILE = "curve.public", "curve.secret"
+MAX_KEY_FILE_BYTES = 4096  # a Z85 key is 40 characters
 
 LINGER_MS = 200
 
@@ -86,7 +89,7 @@ def load_keys(keys_dir: str | Path) -> CurveKeys:
     for name in (PUBLIC_KEY_FILE, SECRET_KEY_FILE):
         path = Path(keys_dir) / name
         try:
-            text = path.read_bytes().strip()
+            text = read_regular(path, MAX_KEY_FILE_BYTES).strip()
         except OSError as exc:
             raise CurveKeyError(f"cannot read CURVE key {path}: {exc.strerror}") from exc
         if len(text) != 40:

@@ -7,6 +7,7 @@ and the field.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -33,6 +34,18 @@ def fail_lines(lines: Iterable[str]) -> NoReturn:
     for line in lines:
         click.echo(f"error: {line}", err=True)
     sys.exit(2)
+
+
+def write_or_exit(path: Path, text: str) -> None:
+    """Write through a temporary file beside it, so a reader (the spec loader, CI) never sees half a file;
+    a failure is one line and exit 2."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        fail(f"cannot write {path}: {error.strerror or error}")
 
 
 def spec_or_exit(spec_path: str) -> Spec:

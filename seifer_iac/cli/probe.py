@@ -18,11 +18,13 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.cli.inputs import check_lock_file, fail, fail_lines, profile_or_exit
+from seifer_iac.cli.inputs import check_lock_file, fail, fail_lines, profile_or_exit, write_or_exit
+from seifer_iac.probe.schedule import Estimate
 from seifer_iac.spec import Spec, SpecError, load_spec
 
 MAX_SHOWN_REJECTIONS = 20
 ASSUMED_BPS = 1e7  # the rate assumed for a pair the spec gives none (the estimate; the speed Jobs' plan)
+MAX_HOURS = 12  # a probe estimated longer is refused without --allow-long (no one is there to say yes in CI)
 
 
 class ProbeGroup(click.Group):
@@ -106,6 +108,11 @@ def probe_spec(spec_path: str, include_measured: bool) -> tuple[Spec, bool]:
 @click.option("--repeats", type=click.IntRange(1, 100), default=5, show_default=True,
               help="Transfers per pair (the median is kept, the spread recorded).")  # fmt: skip
 @click.option("--speed/--no-speed", default=True, show_default=True, help="Also measure node speeds.")
+@click.option(
+    "--allow-long",
+    is_flag=True,
+    help=f"Go ahead when the links' estimate is over {MAX_HOURS} h (otherwise refused: a typo in --bytes).",
+)
 def measure(
     spec_path: str,
     render_dir: Path | None,
@@ -115,6 +122,7 @@ def measure(
     size: int,
     repeats: int,
     speed: bool,
+    allow_long: bool,
 ) -> None:
     """Render the Jobs that measure the cluster (`--render DIR`).
 
@@ -143,16 +151,32 @@ def measure(
         say = lambda message: click.echo(message, err=True)  # noqa: E731
         probe_local_command(
             spec_path, pairs_text=pairs, out=out, repeats=repeats, size=size, speeds=speed, dilation=None,
-            recalibrate=False, say=say,
+            recalibrate=False, say=say, allow_long=allow_long,
         )  # fmt: skip
         return
     if render_dir is None:
         fail("say where to measure: --render DIR (Kubernetes Jobs) or --local --out FILE (the emulator)")
-    render(spec_path, render_dir, pairs, size, repeats, speed)
+    render(spec_path, render_dir, pairs, size, repeats, speed, allow_long)
+
+
+def refuse_long(guess: Estimate, allow_long: bool) -> None:
+    """Exit 2 when the estimate is over MAX_HOURS and --allow-long was not given: `--bytes 1000000000
+    --repeats 100` would hold every node for days, and there is no terminal in CI to ask."""
+    if guess.seconds > MAX_HOURS * 3600 and not allow_long:
+        fail(
+            f"links: {guess.describe()}: more than {MAX_HOURS} h; lower --bytes or --repeats, probe fewer "
+            "--pairs, or pass --allow-long"
+        )
 
 
 def render(
-    spec_path: str, folder: Path, pairs_text: str | None, size: int, repeats: int, speed: bool
+    spec_path: str,
+    folder: Path,
+    pairs_text: str | None,
+    size: int,
+    repeats: int,
+    speed: bool,
+    allow_long: bool = False,
 ) -> None:
     from seifer_iac.cli.render import OutputFolderError, earlier_render, write_files
     from seifer_iac.probe.collect import CollectError, all_pairs, probe_nodes
@@ -178,6 +202,8 @@ def render(
         nodes = list(probe_nodes(spec))
         wanted = parse_pairs(pairs_text, nodes) if pairs_text is not None else expected
         rounds = schedule(nodes, wanted)
+        guess = estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=ASSUMED_BPS)
+        refuse_long(guess, allow_long)
         earlier_render(folder)
     except (CollectError, PairsError, OutputFolderError) as error:
         fail(str(error))
@@ -202,7 +228,6 @@ def render(
         fail(str(error))
     except OSError as error:
         fail(f"cannot write to {folder}: {error.strerror or error}: {error.filename or folder}")
-    guess = estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=ASSUMED_BPS)
     click.echo(f"{spec.name}: probe written to {folder} in {time.perf_counter() - started:.1f} s")
     click.echo(f"links: {guess.describe()}")
     if speed:
@@ -262,6 +287,8 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
     when = _moment(measured_at) if measured_at else dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     if out.exists() and not out.is_file():
         fail(f"--out {out}: not a regular file; name the measured-cluster file to write")
+    if not out.parent.is_dir():  # said before reading 64 MiB of logs, not after
+        fail(f"--out {out}: there is no folder {out.parent}; create it, or name a file in an existing one")
     budget = Budget()
     if source is not None:
         sources = folder_lines(source, budget)
@@ -288,7 +315,7 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
     measured = collection.measured
     if measured_at is None and collection.latest is not None:
         measured = replace(measured, measured_at=collection.latest)
-    _write(out, dump_measured(measured))
+    write_or_exit(out, dump_measured(measured))
     links = len(measured.links) + len(measured.unreachable) + len(measured.unmeasured_links)
     nodes = len(measured.speeds) + len(measured.unmeasured_nodes)
     click.echo(
@@ -300,19 +327,9 @@ def collect_command(spec_path: str, source: Path | None, out: Path, measured_at:
 
 
 def _moment(text: str) -> dt.datetime:
+    from seifer_iac.spec.measured import utc_moment
+
     try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_moment(text)
     except ValueError:
         fail(f'--measured-at: "{text[:40]}" is not a date like 2026-11-30T16:00:00Z')
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file beside it, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        fail(f"cannot write {path}: {error.strerror or error}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import click
 
-from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit
+from seifer_iac.cli.inputs import fail, fail_lines, preflight, spec_or_exit, write_or_exit
+from seifer_iac.cli.probe import refuse_long
 from seifer_iac.local.signals import terminate_as_exception
 
 
@@ -32,6 +32,7 @@ def probe_local_command(
     dilation: float | None,
     recalibrate: bool,
     say: Callable[[str], None],
+    allow_long: bool = False,
 ) -> None:
     """Run the probes on the emulated cluster and write the measured-cluster file (`-`: standard output)."""
     from seifer_iac.local.calibrate import CalibrationError
@@ -40,14 +41,17 @@ def probe_local_command(
     from seifer_iac.probe.collect import CollectError, collect, probe_nodes
     from seifer_iac.probe.local import LocalProbeOptions, available, probe_local
     from seifer_iac.probe.measured import dump_measured
-    from seifer_iac.probe.schedule import PairsError, parse_pairs
+    from seifer_iac.probe.schedule import PairsError, estimate, parse_pairs, schedule
     from seifer_iac.release import RELEASE_ERRORS, build_release
 
     spec = preflight(spec_path, progress=say)[0] if speeds else spec_or_exit(spec_path)
     try:
         pairs = parse_pairs(pairs_text, probe_nodes(spec)) if pairs_text is not None else None
+        rounds = schedule(probe_nodes(spec), pairs)
     except PairsError as error:
         fail(str(error))
+    # a link the emulator does not build fails at once: no rate assumed for it
+    refuse_long(estimate(rounds, spec.cluster.bandwidth, size, repeats, assumed_bits_per_s=1e12), allow_long)
     if out != "-" and (Path(out).is_dir() or not Path(out).parent.is_dir()):
         fail(f"--out {out}: name a file in an existing folder (or - for standard output)")
     ok, why = available()
@@ -87,14 +91,7 @@ def probe_local_command(
     if out == "-":
         click.echo(text, nl=False)
     else:
-        target = Path(out)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # a reader never sees half a file
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            temporary.replace(target)
-        except OSError as error:
-            temporary.unlink(missing_ok=True)
-            fail(f"cannot write {out}: {error.strerror or error}")
+        write_or_exit(Path(out), text)
     say(
         f"measured {len(measured.links)} links and {len(measured.speeds)} node speeds; "
         f"{len(measured.unreachable)} pairs unreachable"

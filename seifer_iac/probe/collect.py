@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from seifer_iac.probe import schedule
 from seifer_iac.spec.measured import (
     MeasuredCluster,
     MeasuredLink,
@@ -26,6 +27,7 @@ from seifer_iac.spec.measured import (
     UnmeasuredLink,
     UnmeasuredNode,
     Unreachable,
+    utc_moment,
 )
 from seifer_iac.spec.model import Spec
 from seifer_iac.spec.units import MAX_BITS_PER_S, MAX_FLOPS, MIN_BITS_PER_S, MIN_FLOPS, shown
@@ -96,7 +98,7 @@ def all_pairs(spec: Spec) -> tuple[tuple[str, str], ...]:
             f"the spec has {len(names)} nodes; seifer probe measures at most {MAX_PROBE_NODES} at once "
             "(measure a subset with --pairs)"
         )
-    return tuple((a, b) for a in names for b in names if a != b)
+    return schedule.all_pairs(names)
 
 
 def json_object(line: str) -> str | None:
@@ -148,6 +150,16 @@ def _seconds(result: dict[str, Any]) -> list[float]:
     if any(t is None or not 0 < t <= 86_400 for t in times):
         raise ValueError("seconds must hold positive numbers of at most a day")
     return [t for t in times if t is not None]
+
+
+# The probe's errors that mean the sender found no path to the receiver (runtime.probe.connect). Any other
+# error came after connecting (a transfer timed out or was reset on a slow or lossy link, bad arguments):
+# the pair has a link, so it is unmeasured; reporting it unreachable would remove the link from the spec.
+NO_PATH_ERRORS = ("cannot connect to ", "no route to ")
+
+
+def _no_path(error: str) -> bool:
+    return error.startswith(NO_PATH_ERRORS)
 
 
 def _error(result: dict[str, Any]) -> str | None:
@@ -203,7 +215,9 @@ class _Gatherer:
         try:
             self.accept(result)
         except ValueError as error:
-            self.reject(source, number, str(error))
+            said = result.get("error")  # a probe given bad arguments says why only here
+            why = f"; the probe said: {' '.join(said.split())[:150]}" if isinstance(said, str) else ""
+            self.reject(source, number, f"{error}{why}")
             return
         if len(self.seen) < 100_000:
             self.seen.add(text)
@@ -215,8 +229,8 @@ class _Gatherer:
         if match is None:
             return
         try:
-            moment = dt.datetime.fromisoformat(match.group(1) + match.group(2).replace("Z", "+00:00"))
-        except ValueError:
+            moment = utc_moment(match.group(1) + match.group(2))
+        except ValueError:  # not a date, or one UTC cannot hold (the file could not be written)
             return
         if self.latest is None or moment > self.latest:
             self.latest = moment
@@ -317,10 +331,11 @@ class _Gatherer:
                         *pair, statistics.median(rates), rates[0], rates[-1], len(rates), int(samples.size)
                     )
                 )
-            elif samples is not None and samples.error is not None:
+            elif samples is not None and samples.error is not None and _no_path(samples.error):
                 unreachable.append(Unreachable(*pair, samples.error))
-            else:
-                unmeasured_links.append(UnmeasuredLink(*pair, "no result"))
+            else:  # never reported, or failed after connecting: the link exists, its rate is unknown
+                why = samples.error if samples is not None and samples.error else "no result"
+                unmeasured_links.append(UnmeasuredLink(*pair, why))
         archs = ", ".join(self.spec.runtime.platforms)
         for a in self.spec.cluster.nodes:
             if a.name not in self.nodes:

@@ -23,6 +23,7 @@ Pure: plain dicts in a fixed order, so the same spec gives byte-identical files.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from seifer_iac.manifests.render import namespace_object
 from seifer_iac.planner.plan import Plan, Stage
 from seifer_iac.policy import PLANNED_MEMORY_ANNOTATION
 from seifer_iac.probe.collect import probe_nodes
+from seifer_iac.probe.schedule import link_timeout_s
 from seifer_iac.spec.model import Spec
 
 PROBE_PORT = 5700  # beside the chain's ports (5599-5699); each receiver has its own pod IP
@@ -53,9 +55,12 @@ MIB = 1024 * 1024
 # The probe process: CPython with the standard library and one transfer buffer (the receiver drains in
 # 256 KiB chunks, the sender holds one payload). Checked against the real processes' peak in the tests.
 LINK_BASE_BYTES = 48 * MIB
+PROBE_CHUNK_BYTES = 256 * 1024  # runtime.probe.CHUNK (a test keeps them equal): its buffers' size
 STARTUP_S = 120  # scheduling, starting the container (the image is already on the node)
 CONNECT_TIMEOUT_S = 30  # runtime.probe link defaults: the probe reports its own timeout before the Job's
-TRANSFER_TIMEOUT_S = 120
+# A pair the spec gives no rate: its transfers get the time a link this slow needs (a guess too short
+# would report a slow link as unreachable, and collect would then drop it from the spec).
+UNKNOWN_LINK_BPS = 1e6
 SPEED_DEADLINE_S = 900
 
 
@@ -151,12 +156,21 @@ def _job(
 
 
 def link_memory_bytes(options: ProbeOptions) -> int:
-    return LINK_BASE_BYTES + 2 * options.transfer_bytes
+    """The sender holds one payload chunk however large `--bytes` is (it sends the chunk again and again),
+    the receiver a chunk per connection; before, 2 x `--bytes` asked 2 GiB of a node for a 1 GiB probe."""
+    return LINK_BASE_BYTES + 2 * min(options.transfer_bytes, PROBE_CHUNK_BYTES)
 
 
-def link_deadline_s(options: ProbeOptions) -> int:
-    """Long enough for the probe to report its own timeouts: connect, then every transfer."""
-    return STARTUP_S + CONNECT_TIMEOUT_S + TRANSFER_TIMEOUT_S * options.repeats
+def transfer_timeout_s(spec: Spec, pair: tuple[str, str], options: ProbeOptions) -> int:
+    """The link probe's `--timeout`: from the rate the spec gives the pair (before: a fixed 120 s, so a
+    large `--bytes` or a slow link timed out and was reported unreachable)."""
+    rate = spec.cluster.bandwidth(*pair) or UNKNOWN_LINK_BPS
+    return math.ceil(link_timeout_s(rate, options.transfer_bytes))
+
+
+def link_deadline_s(timeout_s: int, options: ProbeOptions) -> int:
+    """Long enough for the probe to report its own timeouts: connect, the warm-up, then every transfer."""
+    return STARTUP_S + CONNECT_TIMEOUT_S + timeout_s * (options.repeats + 1)
 
 
 def receiver_job(spec: Spec, node: str, index: int, deadline_s: int, options: ProbeOptions):
@@ -242,13 +256,15 @@ def link_job(
     source, target = pair
     i, j = numbers[source], numbers[target]
     host = service_host(spec, f"{spec.name}-rx-{j}")
+    timeout = transfer_timeout_s(spec, pair, options)
     command = ["link", "--from", source, "--to", target, "--host", host, "--port", str(PROBE_PORT),
-               "--bytes", str(options.transfer_bytes), "--repeats", str(options.repeats)]  # fmt: skip
+               "--bytes", str(options.transfer_bytes), "--repeats", str(options.repeats),
+               "--timeout", str(timeout)]  # fmt: skip
     container = _container(spec, command, link_memory_bytes(options), [])
     labels = _labels(spec, "link", i, **{TARGET_LABEL: str(j), ROUND_LABEL: str(round_number)})
     annotations = {NODE_ANNOTATION: source, TARGET_ANNOTATION: target}
     name = f"{spec.name}-link-{i}-{j}"
-    return _job(spec, name, labels, annotations, source, container, [], link_deadline_s(options))
+    return _job(spec, name, labels, annotations, source, container, [], link_deadline_s(timeout, options))
 
 
 # ------------------------------------------------------------------------------------------------ speed
@@ -384,8 +400,12 @@ def render_probe(
     numbers = {node.name: i for i, node in enumerate(spec.cluster.nodes, start=1)}
     _check_rounds(rounds, set(names))
     targets = sorted({t for pairs in rounds for _, t in pairs}, key=numbers.__getitem__)
-    deadline = link_deadline_s(options)
-    receiver_deadline = STARTUP_S * 5 + deadline * len(rounds)
+    round_deadlines = [
+        max((link_deadline_s(transfer_timeout_s(spec, pair, options), options) for pair in pairs), default=0)
+        for pairs in rounds
+    ]
+    deadline = max(round_deadlines, default=link_deadline_s(0, options))
+    receiver_deadline = STARTUP_S * 5 + sum(round_deadlines)
 
     setup: list[dict[str, Any]] = [namespace_object(spec)] if spec.create_namespace else []
     speed_jobs: list[dict[str, Any]] = []

@@ -42,7 +42,8 @@ from seifer_iac.local.runner import (
 )
 from seifer_iac.probe.bar import ProgressBar
 from seifer_iac.probe.collect import all_pairs, probe_nodes
-from seifer_iac.probe.schedule import Estimate, Pair, estimate, schedule
+from seifer_iac.probe.jobs import speed_config, speed_stages
+from seifer_iac.probe.schedule import Estimate, Pair, estimate, link_timeout_s, schedule
 from seifer_iac.release import Release
 from seifer_iac.spec.model import Cluster, Spec
 
@@ -105,13 +106,6 @@ def quota_period_s(cores: float | None) -> float:
 def repeat_seconds(cores: float | None, least: float) -> float:
     """A speed repeat spans at least 25 quota periods, so one period's worth of CPU shifts it by <= 4 %."""
     return max(least, 25 * quota_period_s(cores))
-
-
-def link_timeout_s(bits_per_s: float, size: int) -> float:
-    """How long one transfer may take: five times its time at the link's payload rate, and 10 s more."""
-    if not (0 < bits_per_s < math.inf):
-        return 30.0
-    return 10.0 + 5 * size * 8 / (bits_per_s * 0.9)
 
 
 def scaled_line(document: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -228,12 +222,6 @@ def plan_estimate(
     )
 
 
-def fitting_stages(release: Release, node: str) -> list[Any]:
-    """The stages whose planned memory fits the node (what its speed probe runs; as the Job lists them)."""
-    usable = release.spec.cluster.node(node).usable_memory_bytes
-    return [stage for stage in release.plan.stages if stage.memory_bytes <= usable]
-
-
 def speed_configs(release: Release, work_dir: Path, nodes: Sequence[str], python: str) -> dict[str, Path]:
     """Per node the speed probe's DIR, as the Job mounts it: `speed.json` and each fitting stage's own config
     (`stage-<i>.json`, the stage pod's config as the local runner writes it, weight chunks beside it)."""
@@ -247,24 +235,15 @@ def speed_configs(release: Release, work_dir: Path, nodes: Sequence[str], python
         configs[stage.index] = Path(pod.argv[pod.argv.index("--config") + 1]).read_bytes()
     directories = {}
     for node in nodes:
-        stages = fitting_stages(release, node)
+        stages = speed_stages(spec, release.plan, node)
         if not stages:
             continue
         directory = root / "nodes" / node
         directory.mkdir(parents=True, exist_ok=True)
         for stage in stages:
             (directory / f"stage-{stage.index}.json").write_bytes(configs[stage.index])
-        document = {
-            "seiferProbe": 1,
-            "node": node,
-            "backend": {
-                "name": spec.runtime.backend,
-                "precision": spec.runtime.precision,
-                "threads": max(1, int(spec.cluster.node(node).cpus)),
-            },
-            "partitions": [{"config": f"stage-{s.index}.json", "flops": int(s.flops)} for s in stages],
-        }
-        (directory / "speed.json").write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        document = speed_config(spec, node, stages)  # the Job's speed.json, byte for byte
+        (directory / "speed.json").write_text(json.dumps(document, sort_keys=True, indent=2) + "\n")
         directories[node] = directory
     return directories
 
@@ -326,7 +305,7 @@ def probe_local(
     speed_s = 0.0
     if release is not None and options.speeds:
         per_repeat = max(
-            len(fitting_stages(release, n)) * repeat_seconds(quotas.get(n), options.min_seconds)
+            len(speed_stages(spec, release.plan, n)) * repeat_seconds(quotas.get(n), options.min_seconds)
             for n in nodes
         )
         speed_s = (SPEED_START_S + options.repeats * per_repeat) * factor
@@ -431,7 +410,7 @@ def _run_speeds(
             bar.step(f"speed of {node}")
             continue
         least = repeat_seconds(quotas.get(node), options.min_seconds)
-        longest = max(longest, least * len(fitting_stages(release, node)))
+        longest = max(longest, least * len(speed_stages(release.spec, release.plan, node)))
         argv = _probe_argv(
             options.python, "speed", "--node", node, "--config", str(directories[node]),
             "--repeats", str(options.repeats), "--min-seconds", f"{least:g}",

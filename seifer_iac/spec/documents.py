@@ -129,6 +129,27 @@ class StrictLoader(_StrictMappings, _BaseLoader):  # type: ignore[misc, valid-ty
     pass
 
 
+def _within_python(construct: Any) -> Any:
+    """A scalar constructor whose Python limits (an integer of more than 4300 digits, a timestamp past
+    year 9999 once its offset is applied) become a YAML error at the value's line, not a ValueError."""
+
+    def checked(loader: Any, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as error:
+            problem = f"{str(node.value)[:40]}... is out of range ({' '.join(str(error).split())[:80]})"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+    return checked
+
+
+for _tag, _construct in (
+    ("tag:yaml.org,2002:int", yaml.constructor.SafeConstructor.construct_yaml_int),
+    ("tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_timestamp),
+):
+    StrictLoader.add_constructor(_tag, _within_python(_construct))
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """The document of a YAML (or JSON) text, after the nesting and alias checks; DocumentError otherwise."""
     try:

@@ -2,9 +2,10 @@
 
 A spec includes it (`cluster.measured: cluster.measured.yaml`), so a re-measure is an ordinary diff of a
 committed file that `seifer plan --diff`, the plan lock and CI all see. The file says where each figure
-came from (the median of how many repeats, and their spread) and what could not be measured: pairs that
-reported an error (unreachable: the spec loses that link unless it gives it itself) and pairs or nodes
-that never reported (unmeasured: no effect on the spec, listed so nobody mistakes silence for a result).
+came from (the median of how many repeats, and their spread) and what could not be measured: pairs whose
+probe found no path (unreachable: the spec loses that link unless it gives it itself) and pairs or nodes
+that never reported or failed after connecting (unmeasured: no effect on the spec, listed so nobody
+mistakes silence for a result).
 
 Rates are payload rates: what a process sees over TCP, about 94-96 % of a shaped link's raw rate.
 """
@@ -70,7 +71,7 @@ class MeasuredSpeed:
 
 @dataclass(frozen=True)
 class Unreachable:
-    """A pair whose probe could not connect or timed out: the spec loses that link."""
+    """A pair whose probe found no path (could not connect, no route): the spec loses that link."""
 
     source: str
     target: str
@@ -79,7 +80,8 @@ class Unreachable:
 
 @dataclass(frozen=True)
 class UnmeasuredLink:
-    """A pair with no result (never reported, or its line was rejected): the spec keeps what it says."""
+    """A pair with no result (never reported, its line was rejected, or it failed after connecting, such as
+    a transfer that timed out on a slow link): the spec keeps what it says."""
 
     source: str
     target: str
@@ -140,6 +142,21 @@ def format_speed(flops_per_s: float, absolute: bool, reference: float) -> str | 
     if absolute:
         return f"{_plain(flops_per_s / 1e9)}GFLOPS"
     return significant(flops_per_s / reference)
+
+
+def utc_moment(value: str | dt.datetime) -> dt.datetime:
+    """The moment in UTC (naive is taken as UTC); ValueError for text that is not an ISO 8601 date, or a
+    moment UTC cannot hold (`9999-12-31T23:59:59-12:00` is past year 9999 in UTC, and would fail the dump).
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    try:
+        return moment.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value} is out of range in UTC") from None
 
 
 def format_time(moment: dt.datetime) -> str:
@@ -241,7 +258,10 @@ def _problems(data: Any) -> list[str]:
     if deep is not None:
         return [f"{deep}: nested more than {MAX_DEPTH} levels deep; re-run seifer probe collect"]
     if isinstance(data.get("measuredAt"), dt.datetime):  # YAML reads an unquoted timestamp as a date
-        data = {**data, "measuredAt": format_time(_aware(data["measuredAt"]))}
+        try:
+            data = {**data, "measuredAt": format_time(utc_moment(data["measuredAt"]))}
+        except ValueError as error:
+            return [f"measuredAt: {error}; write a date like 2026-11-30T16:00:00Z"]
     problems = number_problems(data, limit=MAX_PROBLEMS)
     if problems:
         return problems
@@ -252,10 +272,6 @@ def _problems(data: Any) -> list[str]:
         if line not in found:
             found.append(line)
     return found[:MAX_PROBLEMS]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def measured_from_data(data: Any, source: str) -> MeasuredCluster:
@@ -285,14 +301,11 @@ class _Reader:
 
     def read(self, data: dict[str, Any]) -> MeasuredCluster:
         moment = data["measuredAt"]
-        if isinstance(moment, dt.datetime):
-            when = _aware(moment)
-        else:
-            try:
-                when = _aware(dt.datetime.fromisoformat(moment.replace("Z", "+00:00")))
-            except ValueError:
-                self.problems.append(f'measuredAt: "{shown(moment)}" is not a date like 2026-11-30T16:00:00Z')
-                when = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        try:
+            when = utc_moment(moment)
+        except ValueError:
+            self.problems.append(f'measuredAt: "{shown(moment)}" is not a date like 2026-11-30T16:00:00Z')
+            when = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
         reference = self.unit(parse_flops, data["referenceSpeed"], "referenceSpeed")
         links = tuple(self.link(raw, f"links[{i}]") for i, raw in enumerate(data.get("links", [])))
         speeds = tuple(

@@ -142,6 +142,8 @@ def test_collect_from_a_folder_names_rejected_lines(toy, tmp_path):
         (["--out", "{out}"], "nothing here\n", "no probe result in it"),
         (["--out", "{out}", "--from", "{out}"], None, "not a folder"),
         (["--out", "{out}", "--measured-at", "tuesday"], "", "--measured-at"),
+        (["--out", "{dir}/nowhere/m.yaml"], logs(rates()), "there is no folder"),
+        (["--out", "{out}", "--measured-at", "9999-12-31T23:59:59-12:00"], "", "--measured-at"),
     ],
 )
 def test_collect_errors_are_one_line_and_exit_2(toy, tmp_path, args, stdin, words):
@@ -209,3 +211,22 @@ def test_a_re_measure_is_a_spec_diff_that_plan_diff_shows(toy):
     moved = [line for line in diff.output.splitlines() if "node " in line and " -> " in line]
     assert moved, diff.output
     assert _plan(toy, "--check").exit_code == 1  # CI sees the stale lock
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_a_probe_estimated_at_days_is_refused_unless_allowed(toy, tmp_path, local):
+    where = ["--local", "--out", str(tmp_path / "m.yaml")] if local else ["--render", str(tmp_path / "p")]
+    if local:  # the emulator builds the spec's links: it needs them all
+        document = yaml.safe_load(toy.read_text())
+        document["cluster"]["bandwidth"] = {"default": "20Mbps"}
+        del document["cluster"]["measured"]
+        toy.write_text(yaml.safe_dump(document, sort_keys=False))
+    args = [str(toy), *where, "--no-speed", "--bytes", str(2**30), "--repeats", "100"]
+    refused = run(*args)
+    errors = [line for line in refused.output.splitlines() if line.startswith("error:")]
+    assert refused.exit_code == 2 and len(errors) == 1, refused.output
+    assert "days" in errors[0] and "more than 12 h" in errors[0] and "--allow-long" in errors[0]
+    assert not (tmp_path / "p").exists() and not (tmp_path / "m.yaml").exists()
+    if not local:  # --local would then need root and hours; the render shows the flag lets it through
+        allowed = run(*args, "--allow-long")
+        assert allowed.exit_code == 0 and "days" in allowed.output, allowed.output

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import socket
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runtime import probe as probe_process
 from seifer_iac.probe.collect import MAX_PROBE_NODES, CollectError, all_pairs, collect, gather
 from seifer_iac.spec import spec_from_data
 from seifer_iac.spec.measured import dump_measured
@@ -94,10 +96,11 @@ def test_median_of_an_even_count_and_pooled_reruns():
 
 
 def test_missing_pairs_are_those_with_an_error_and_those_never_reported():
-    lines = [link("a", "b"), link("b", "a", (), error="connect to 10.0.0.7:5700: connection refused\nretry")]
+    refused = "cannot connect to 10.0.0.7:5700 within 30 s:\n[Errno 111] Connection refused"
+    lines = [link("a", "b"), link("b", "a", (), error=refused)]
     measured = collect(lines, SPEC, WHEN)
     assert [(u.source, u.target, u.error) for u in measured.unreachable] == [
-        ("b", "a", "connect to 10.0.0.7:5700: connection refused retry")
+        ("b", "a", "cannot connect to 10.0.0.7:5700 within 30 s: [Errno 111] Connection refused")
     ]
     never = {(u.source, u.target) for u in measured.unmeasured_links}
     assert never == set(all_pairs(SPEC)) - {("a", "b"), ("b", "a")}
@@ -253,3 +256,43 @@ def test_arbitrary_lines_never_raise(lines):
     collection = gather([("stdin", lines)], SPEC, WHEN)
     assert collection.results == 0
     assert collection.ignored + collection.rejected_count == len(lines)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
+def test_a_log_timestamp_utc_cannot_hold_is_ignored_not_written(stamp):
+    collection = gather([("x", [f"{stamp} {link('a', 'b')}"])], SPEC, WHEN)
+    assert collection.results == 1 and collection.latest is None  # before: kept, then the dump raised
+
+
+def _real_link_error(host: str, port: int) -> str:
+    """The error line runtime.probe itself prints for a transfer to host:port (1 s timeouts)."""
+    try:
+        probe_process.measure_link(host, port, 50_000_000, 1, connect_timeout_s=1.0, timeout_s=1.0)
+    except probe_process.ProbeError as error:
+        return json.dumps(probe_process.link_result("a", "b", 50_000_000, [], probe_process.one_line(error)))
+    raise AssertionError("the transfer should have failed")
+
+
+def test_only_an_error_finding_no_path_makes_a_pair_unreachable_a_timeout_leaves_it_unmeasured():
+    """Before: every error was `unreachable`, and a spec including the file loses an unreachable link, so
+    a slow link whose transfer timed out was removed from the spec. The errors are the probe's own."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused_port = closed.getsockname()[1]  # bound, not listening: refused
+        refused = _real_link_error("127.0.0.1", refused_port)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (backlog), never reads
+        timed_out = _real_link_error("127.0.0.1", silent.getsockname()[1])
+    measured = collect([refused], SPEC, WHEN, pairs=[("a", "b")])
+    assert [(u.source, u.target) for u in measured.unreachable] == [("a", "b")]
+    measured = collect([timed_out], SPEC, WHEN, pairs=[("a", "b")])
+    assert not measured.unreachable
+    assert [(u.source, u.target) for u in measured.unmeasured_links] == [("a", "b")]
+    assert "took longer than 1 s" in measured.unmeasured_links[0].reason
+
+
+def test_a_rejected_line_of_a_probe_given_bad_arguments_shows_what_the_probe_said(capsys):
+    argv = ["link", "--from", "a", "--to", "b", "--host", "h", "--port", "70000"]
+    assert probe_process.main(argv) == 0
+    line = capsys.readouterr().out  # the line runtime.probe prints (bytes: null, so it is rejected)
+    (rejected,) = gather([("x", [line])], SPEC, WHEN).rejected
+    assert "the probe said: bad arguments: argument --port: 70000" in str(rejected), str(rejected)

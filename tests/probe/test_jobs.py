@@ -7,6 +7,7 @@ import base64
 import copy
 import functools
 import json
+import math
 import os
 import re
 import shutil
@@ -23,8 +24,11 @@ import referencing
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 
+from runtime import probe as probe_process
+from seifer_iac.manifests.naming import memory_quantity
 from seifer_iac.policy import check_manifests
 from seifer_iac.probe.jobs import (
+    PROBE_CHUNK_BYTES,
     PROBE_PORT,
     ProbeOptions,
     ProbeRenderError,
@@ -155,9 +159,11 @@ def test_the_exact_command_lines(probe, release):
         if role == "link":
             target = job["metadata"]["annotations"]["seifer.dev/to"]
             host = f"{spec.name}-rx-{numbers[target]}.{spec.namespace}.svc.cluster.local"
+            rate = spec.cluster.bandwidth(node, target)
+            timeout = math.ceil(10 + 5 * options.transfer_bytes * 8 / (rate * 0.9))
             assert command[3:] == ["link", "--from", node, "--to", target, "--host", host, "--port",
                                    str(PROBE_PORT), "--bytes", str(options.transfer_bytes), "--repeats",
-                                   str(options.repeats)]  # fmt: skip
+                                   str(options.repeats), "--timeout", str(timeout)]  # fmt: skip
         elif role == "speed":
             assert command[3:] == ["speed", "--node", node, "--config", "/etc/seifer/probe", "--repeats", "5"]
         else:
@@ -410,13 +416,33 @@ def test_link_and_receiver_stay_within_their_memory_limit(probe):
         server.wait()
     result = json.loads(done.stdout)
     assert result["error"] is None and len(result["seconds"]) == ProbeOptions().repeats
+    assert PROBE_CHUNK_BYTES == probe_process.CHUNK
+    assert link_memory_bytes(ProbeOptions(transfer_bytes=2**30)) < 64 * 2**20  # not 2 x --bytes
     limit = link_memory_bytes(ProbeOptions()) / 2**20
     assert link_peak <= limit and receiver_peak <= limit, (link_peak, receiver_peak, limit)
-    assert (
-        receiver["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
-        == f"{limit:.0f}Mi"
-    )
+    assert receiver["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"][
+        "memory"
+    ] == memory_quantity(link_memory_bytes(ProbeOptions()))
 
 
 def test_load_spec_of_the_dev_stack_is_what_the_probe_saw(release):
     assert load_spec(DEV) == release.spec
+
+
+def test_a_large_transfer_on_a_slow_link_gets_the_time_it_needs(release):
+    """Before: every link Job ran with the probe's fixed 120 s per transfer, so `--bytes 1GiB` at the dev
+    stack's rates timed out, and collect reported each such pair unreachable (which drops the link)."""
+    spec = release.spec
+    options = ProbeOptions(transfer_bytes=2**30, repeats=3)
+    probe = render_probe(spec, None, (), rounds_of(spec), options, speed=False)
+    longest = 0
+    for jobs in probe.rounds:
+        for job in jobs:
+            notes = job["metadata"]["annotations"]
+            command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+            timeout = int(command[command.index("--timeout") + 1])
+            needed = 2**30 * 8 / spec.cluster.bandwidth(notes["seifer.dev/node"], notes["seifer.dev/to"])
+            assert timeout >= 2 * needed
+            assert job["spec"]["activeDeadlineSeconds"] >= (options.repeats + 1) * timeout
+            longest = max(longest, job["spec"]["activeDeadlineSeconds"])
+    assert probe.link_deadline_s == longest

@@ -14,7 +14,6 @@ from seifer_iac.probe.local import (
     LocalProbeOptions,
     failed_link,
     last_json,
-    link_timeout_s,
     plan_estimate,
     probe_name,
     quota_period_s,
@@ -48,11 +47,6 @@ def test_quota_periods_follow_the_cgroup_writer_and_repeats_span_25_of_them() ->
     assert repeat_seconds(0.5, 0.3) == 0.5  # 25 x 20 ms
     assert repeat_seconds(0.5, 0.8) == 0.8
     assert repeat_seconds(0.01, 0.3) == pytest.approx(25 * 0.1)  # a 0.01-core quota gets a 100 ms period
-
-
-def test_a_transfer_may_take_five_times_its_time_at_the_rate_and_a_missing_link_30_s() -> None:
-    assert link_timeout_s(8e6, 1_000_000) == pytest.approx(10 + 5 * 8e6 / (8e6 * 0.9))
-    assert link_timeout_s(0.0, 1_000_000) == 30.0
 
 
 def test_last_json_takes_the_probes_object_and_ignores_other_output() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 
 import pytest
@@ -14,6 +15,7 @@ from seifer_iac.probe.schedule import (
     PairsError,
     all_pairs,
     estimate,
+    link_timeout_s,
     parse_pairs,
     schedule,
     tournament,
@@ -93,3 +95,21 @@ def test_the_estimate_sums_each_rounds_slowest_transfer_and_states_its_assumptio
     assert found.assumed == (("d", "c"),)
     assert "1 pairs have no bandwidth in the spec, counted at 1 Mbit/s" in found.describe()
     assert "4 transfers in 2 rounds" in found.describe()
+
+
+def test_a_huge_pairs_text_is_parsed_in_linear_time_and_errors_stay_one_short_line() -> None:
+    nodes = [f"n{i}" for i in range(100)]
+    every = all_pairs(nodes)
+    text = ",".join([",".join(f"{a}:{b}" for a, b in every)] * 20)  # 198,000 items, 1.5 MB
+    started = time.perf_counter()
+    assert parse_pairs(text, nodes) == every
+    assert time.perf_counter() - started < 5  # a list's membership test took 20 s here
+    for bad in ("x" * 1_000_000 + ":n1", "n1:" + "y" * 1_000_000, "z" * 1_000_000):
+        with pytest.raises(PairsError) as caught:
+            parse_pairs(bad, nodes)
+        assert len(str(caught.value)) < 400 and "\n" not in str(caught.value)
+
+
+def test_a_transfer_may_take_five_times_its_time_at_the_rate_and_a_missing_link_30_s() -> None:
+    assert link_timeout_s(8e6, 1_000_000) == pytest.approx(10 + 5 * 8e6 / (8e6 * 0.9))
+    assert link_timeout_s(0.0, 1_000_000) == 30.0

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from pathlib import Path
 
@@ -156,6 +157,21 @@ def test_load_config_file_errors(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(DISPATCHER))
     assert isinstance(load_config(good), DispatcherConfig)
+
+
+def test_load_config_refuses_a_pipe_a_huge_file_and_deep_nesting(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    with pytest.raises(ConfigError, match="named pipe"):
+        load_config(pipe)
+    huge = tmp_path / "huge.json"
+    huge.write_text(" " * (2 << 20) + "{}")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(huge)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config(deep)
 
 
 def test_packaged_schema_is_identical_to_the_canonical_one() -> None:

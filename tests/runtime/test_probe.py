@@ -7,6 +7,8 @@ against a configured link are measured in the emulator by tests/e2e/test_probe_l
 from __future__ import annotations
 
 import json
+import os
+import random
 import socket
 import statistics
 import subprocess
@@ -278,3 +280,177 @@ def test_a_corrupt_weight_chunk_or_a_blob_litert_cannot_load_is_an_error_line(
     (tmp_path / "stage-1.json").write_text(json.dumps(_stage_config(1, tiny_split, garbage)))
     result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1")
     assert done.returncode == 0 and "LiteRT cannot load" in result["error"], result["error"]
+
+
+# ---------------------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--port", "70000"], "--port: 70000 is not from 1 to 65535"),
+        (["--port", "1", "--bytes", "99999999999999999999"], "--bytes"),
+        (["--port", "1", "--bytes", "abc"], "'abc' is not a whole number"),
+        (["--port", "1", "--repeats", "0"], "--repeats"),
+        (["--port", "1", "--connect-timeout", "inf"], "--connect-timeout"),
+        (["--port", "1", "--timeout", "nan"], "--timeout"),
+        (["--port", "1", "--unknown"], "unrecognized arguments"),
+        ([], "required: --port"),
+    ],
+)
+def test_bad_link_arguments_are_one_error_line_with_exit_zero(args: list[str], named: str) -> None:
+    result, done = _probe("link", "--from", "a", "--to", "b", "--host", "127.0.0.1", *args, timeout=20)
+    assert done.returncode == 0 and named in result["error"], result
+    assert (result["from"], result["to"], result["seconds"], result["bitsPerSecond"]) == ("a", "b", [], None)
+
+
+@pytest.mark.parametrize("args", [["--min-seconds", "inf"], ["--repeats", "-1"], ["--repeats", "x"]])
+def test_bad_speed_arguments_are_one_error_line_never_a_probe_that_runs_forever(
+    tmp_path: Path, args: list[str]
+) -> None:
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), *args, timeout=20)
+    assert done.returncode == 0 and "bad arguments" in result["error"] and result["node"] == "n"
+
+
+def test_a_bad_serve_argument_is_one_line_on_stderr_and_exit_two() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime.probe", "serve", "--port", "0"],
+        capture_output=True, text=True, timeout=20, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--port" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("write", "named"),
+    [
+        (lambda p: os.mkfifo(p), "named pipe"),  # before: open() waited for a writer forever
+        (lambda p: p.mkdir(), "a directory"),
+        (lambda p: p.write_text(" " * (2 << 20)), "larger than"),
+        (lambda p: p.write_text("[" * 200_000 + "]" * 200_000), "is not JSON"),
+        (lambda p: p.write_bytes(b"\xff\xfe{}"), "is not JSON"),
+        (lambda p: p.write_text("1" * 5000), "is not JSON"),
+    ],
+)
+def test_a_hostile_speed_json_is_an_error_line_without_a_hang(tmp_path: Path, write, named: str) -> None:
+    write(tmp_path / "speed.json")
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1", timeout=20)
+    assert done.returncode == 0 and named in result["error"], result["error"]
+
+
+@pytest.mark.parametrize(
+    ("backend", "config", "named"),
+    [
+        ({"name": "litert", "threads": 10**9}, "stage-1.json", "backend.threads"),
+        ({"name": "litert", "precision": ["fp32"]}, "stage-1.json", "backend.precision"),
+        (GOOD_BACKEND, "../stage-1.json", "is not a file name in"),
+        (GOOD_BACKEND, "/etc/passwd", "is not a file name in"),
+    ],
+)
+def test_a_speed_config_reaching_outside_its_folder_or_asking_absurd_threads_is_refused(
+    tmp_path: Path, backend: dict, config: str, named: str
+) -> None:
+    document = {"seiferProbe": 1, "backend": backend, "partitions": [{"config": config, "flops": 1}]}
+    (tmp_path / "speed.json").write_text(json.dumps(document))
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1", timeout=20)
+    assert done.returncode == 0 and named in result["error"], result["error"]
+
+
+def test_a_sender_that_trickles_is_dropped_by_its_deadline_not_kept_for_its_declared_length() -> None:
+    ours, theirs = socket.socketpair()
+    served: list[int] = []
+    thread = threading.Thread(target=lambda: served.append(probe.handle_connection(theirs, 0.5)))
+    thread.start()
+    start = time.monotonic()
+    ours.sendall(probe.HEADER.pack(probe.MAGIC, 1500))  # allowed 0.5 s + 1500 B / 1000 B/s = 2 s
+    try:
+        while thread.is_alive() and time.monotonic() - start < 30:
+            ours.sendall(b"x")  # a byte every 0.1 s: each within the idle timeout, 10 B/s in all
+            time.sleep(0.1)
+    except OSError:
+        pass  # hung up on
+    thread.join(timeout=5)
+    assert served == [0] and time.monotonic() - start < 5  # before: 150 s, one idle timeout per byte
+    ours.close()
+
+
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+def test_many_silent_connections_hold_bounded_threads_and_a_real_transfer_still_gets_through() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.probe", "serve", "--port", str(port), "--host", "127.0.0.1",
+         "--idle-timeout", "5"],
+        cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    silent: list[socket.socket] = []
+    try:
+        time.sleep(0.5)
+        for _ in range(90):  # the slots, then the listen backlog (64)
+            silent.append(socket.create_connection(("127.0.0.1", port), timeout=5))  # never send a byte
+        garbage = socket.create_connection(("127.0.0.1", port), timeout=5)
+        garbage.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
+        time.sleep(0.5)
+        assert _threads(proc.pid) <= probe.MAX_CONNECTIONS + 4  # before: one thread per connection
+        for conn in silent:
+            conn.close()  # a half-open peer would be dropped by the idle timeout instead
+        result, _ = _probe("link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(port),
+                           "--bytes", "100000", "--repeats", "2", "--connect-timeout", "10")  # fmt: skip
+        assert result["error"] is None and proc.poll() is None
+        garbage.close()
+    finally:
+        for conn in silent:
+            conn.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_running_out_of_descriptors_is_waited_out_not_a_crash() -> None:
+    port = _free_port()
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))\n"
+    code = limit + f"from runtime import probe\nraise SystemExit(probe.main(['serve', '--port', '{port}']))\n"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    held: list[socket.socket] = []
+    try:
+        time.sleep(1.0)
+        for _ in range(40):  # more than its descriptors: accept() fails with EMFILE
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""  # before: exit 1
+        for conn in held:
+            conn.close()
+        held.clear()
+        result, _ = _probe("link", "--from", "a", "--to", "b", "--host", "127.0.0.1", "--port", str(port),
+                           "--bytes", "1000", "--repeats", "1", "--connect-timeout", "10")  # fmt: skip
+        assert result["error"] is None, result
+    finally:
+        for conn in held:
+            conn.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("trial", range(9))
+def test_a_mutated_partition_with_matching_digests_is_one_line_in_a_subprocess(
+    tiny_split: TinySplit, tmp_path: Path, trial: int
+) -> None:
+    """The weights' sha256 is what the config says, but the flatbuffer is truncated or has bytes flipped:
+    LiteRT's verifier may refuse it, or it may run; the probe (a subprocess: a decoder may crash) prints
+    one line either way. Explored with 40 such blobs: none crashed the process."""
+    rng = random.Random(trial)
+    data = bytearray(tiny_split.blobs[0])
+    if trial % 3 == 0:
+        data = data[: rng.randrange(8, len(data))]
+    else:
+        for _ in range(rng.choice([1, 4, 32])):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    weights = write_chunks(bytes(data), tmp_path / "weights", 4096, prefix="s1")
+    (tmp_path / "stage-1.json").write_text(json.dumps(_stage_config(1, tiny_split, weights)))
+    partitions = [{"config": "stage-1.json", "flops": 1}]
+    document = {"seiferProbe": 1, "backend": GOOD_BACKEND, "partitions": partitions}
+    (tmp_path / "speed.json").write_text(json.dumps(document))
+    result, done = _probe("speed", "--node", "n", "--config", str(tmp_path), "--repeats", "1",
+                          "--min-seconds", "0", timeout=60)  # fmt: skip
+    assert done.returncode == 0 and (result["error"] is None) == (result["flopsPerSecond"] is not None)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,13 @@ def test_corrupt_chunk_names_the_file(tmp_path: Path) -> None:
         read_weights(cfg)
     victim.write_bytes(b"a" * 1999)
     with pytest.raises(WeightsError, match="1999 bytes on disk, config says 2000"):
+        read_weights(cfg)
+    victim.write_bytes(b"a" * 2001)  # larger than listed: refused before reading more than it should be
+    with pytest.raises(WeightsError, match="larger than the 2,000 bytes expected"):
+        read_weights(cfg)
+    victim.unlink()
+    os.mkfifo(victim)  # a pipe in its place: refused at once, not waited on
+    with pytest.raises(WeightsError, match="named pipe"):
         read_weights(cfg)
     victim.unlink()
     with pytest.raises(WeightsError, match="unreadable"):

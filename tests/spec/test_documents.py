@@ -126,3 +126,15 @@ def test_undecodable_bytes_name_the_line(tmp_path: Path) -> None:
     path.write_bytes(b"a: 1\nb: \xff\n")
     with pytest.raises(DocumentError, match="line 2: not UTF-8"):
         read_text(path, "a spec", 1000)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: 1\nb: " + "9" * 5000 + "\n", "line 2"),  # past Python's 4300-digit int limit: was ValueError
+        ("a: 1\nb: 0000-01-01\n", "line 2"),  # year 0: was ValueError
+    ],
+)
+def test_a_value_python_cannot_hold_is_a_document_error_at_its_line(text: str, line: str) -> None:
+    with pytest.raises(DocumentError, match=f"{line}.*out of range"):
+        parse_yaml(text, "x.yaml")

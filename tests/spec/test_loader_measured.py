@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 import yaml
@@ -134,3 +135,28 @@ def test_the_schema_refuses_a_non_string(tmp_path):
     spec = write_spec(tmp_path, NODES, {"default": "20Mbps"}, measured=5)
     with pytest.raises(SpecError, match=r"cluster\.measured: expected string"):
         load_spec(spec)
+
+
+def test_a_measured_file_outside_the_specs_folder_is_read_like_model_files_are(tmp_path):
+    """Allowed on purpose: the spec's author already names files anywhere (model.file, model.profile),
+    stacks in one folder may share one measured file beside them, and the read is bounded (a regular file
+    of at most 16 MiB, schema-checked); refusing `..` would protect nothing the spec cannot reach anyway."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write_measured(shared, links=[rate("a", "b", 3e6)])
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    spec = write_spec(stacks, NODES, {"default": "20Mbps"}, measured="../shared/cluster.measured.yaml")
+    assert load_spec(spec).cluster.bandwidth("a", "b") == 3e6
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe", "device"])
+def test_a_folder_pipe_or_device_as_the_measured_file_is_one_line_naming_the_field(tmp_path, kind):
+    target = {"folder": str(tmp_path), "pipe": str(tmp_path / "m.fifo"), "device": "/dev/zero"}[kind]
+    if kind == "pipe":
+        os.mkfifo(target)
+    spec = write_spec(tmp_path, NODES, {"default": "20Mbps"}, measured=target)
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith(f"{spec}: cluster.measured: {target}: is a")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seifer_iac.spec import SpecError
 from seifer_iac.spec.measured import (
@@ -139,3 +142,88 @@ def test_not_a_file_or_not_a_mapping(tmp_path):
     (tmp_path / "deep.yaml").write_text("a: " + "[" * 100 + "]" * 100 + "\n")
     with pytest.raises(SpecError, match="nested more than"):
         load_measured(tmp_path / "deep.yaml")
+
+
+# ----------------------------------------------------------------------------------------- hostile files
+
+
+def _good_text() -> str:
+    return dump_measured(sample())
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace("repeats: 5", "repeats: " + "9" * 5000, 1), "line 8"),  # before: ValueError
+        (lambda t: t.replace("'2026-11-30T16:05:07Z'", "9999-12-31T23:59:59-12:00"), "out of range in UTC"),
+        (lambda t: t.replace("'2026-11-30T16:05:07Z'", "0000-01-01T00:00:00Z"), "out of range"),
+        (lambda t: t.replace("'2026-11-30T16:05:07Z'", "'0001-01-01T00:00:00+14:00'"), "measuredAt:"),
+        (lambda t: t + "kind: MeasuredCluster\n", "given twice"),
+        (lambda t: t + "x: &a [1, 2, 3, 4, 5, 6, 7, 8]\n" + "".join(
+            f"y{i}: &a{i} [{', '.join(['*a' if i == 0 else f'*a{i - 1}'] * 9)}]\n" for i in range(8)
+        ), "aliases repeat more than"),
+        (lambda t: t + "x: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
+        (lambda t: t + "x: !!python/object:os.system ['true']\n", "not valid YAML"),
+        (lambda t: t + "---\nkind: x\n", "more than one YAML document"),
+    ],
+)  # fmt: skip
+def test_hostile_yaml_is_one_spec_error_naming_the_file(tmp_path, edit, expected):
+    path = tmp_path / "m.yaml"
+    path.write_text(edit(_good_text()))
+    with pytest.raises(SpecError) as caught:
+        load_measured(path)
+    assert str(caught.value).startswith(str(path)) and expected in str(caught.value), str(caught.value)
+
+
+def test_a_pipe_or_device_is_refused_without_a_read(tmp_path):
+    pipe = tmp_path / "m.yaml"
+    os.mkfifo(pipe)
+    with pytest.raises(SpecError, match="named pipe"):
+        load_measured(pipe)
+    with pytest.raises(SpecError, match="character device"):
+        load_measured("/dev/zero")
+
+
+YAMLISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.datetimes(timezones=st.just(dt.timezone.utc))
+    | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+FIELDS = ["measuredAt", "referenceSpeed", "links", "nodes", "unreachable", "unmeasured", "kind", "apiVersion"]
+ROW_FIELDS = ["from", "to", "name", "bandwidth", "speed", "min", "max", "repeats", "bytes", "backend"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    top=st.dictionaries(st.sampled_from(FIELDS), YAMLISH, max_size=2),
+    row=st.dictionaries(st.sampled_from(ROW_FIELDS), YAMLISH, max_size=3),
+)
+def test_structured_bad_documents_are_a_spec_error_or_a_value_that_dumps(tmp_path, top, row):
+    document = yaml.safe_load(_good_text())
+    document["links"][0].update(row)
+    document.update(top)
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(document))
+    try:
+        measured = load_measured(path)
+    except SpecError as error:
+        assert "Traceback" not in str(error)
+        return
+    dump_measured(measured)  # what loads can be written back
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=400))
+def test_arbitrary_text_is_a_spec_error_or_a_value(tmp_path, text):
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+    try:
+        assert isinstance(load_measured(path), MeasuredCluster)
+    except SpecError as error:
+        assert str(error).startswith(str(path)) and "Traceback" not in str(error)
