@@ -302,6 +302,11 @@ class _Builder:
             self.problems += [f"cluster.measured: {line}" for line in str(error).splitlines()]
             return None
 
+    def backend_and_precision(self) -> tuple[str, str]:
+        """The runtime a node's measured speed must have been measured with (the spec's defaults too)."""
+        raw = self.data.get("runtime") or {}
+        return str(raw.get("backend", "litert")), str(raw.get("precision", "fp32"))
+
     def cluster(self, planner_reference: float) -> Cluster:
         nodes_data = self.data["cluster"]["nodes"]
         measured = self.measured()
@@ -326,6 +331,13 @@ class _Builder:
                     f"memory ({raw['memory']})"
                 )
             found = measured.speed(raw["name"]) if measured is not None and "speed" not in raw else None
+            if found is not None and (found.backend, found.precision) != self.backend_and_precision():
+                self.problems.append(
+                    f'{where}: its speed in cluster.measured was measured with {found.backend} '
+                    f"{found.precision}, but the spec runs {' '.join(self.backend_and_precision())}; a node's "
+                    "speed depends on the backend: re-run `seifer probe` (or give the node a speed)"
+                )
+                found = None
             if found is not None:  # the spec's own speed wins; a measured one fills in where it says none
                 flops, absolute = found.flops_per_s, found.absolute
             else:

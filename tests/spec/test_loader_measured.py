@@ -160,3 +160,14 @@ def test_a_folder_pipe_or_device_as_the_measured_file_is_one_line_naming_the_fie
         load_spec(spec)
     (line,) = str(caught.value).splitlines()
     assert line.startswith(f"{spec}: cluster.measured: {target}: is a")
+
+
+def test_a_speed_measured_with_another_backend_is_an_error_naming_the_node(tmp_path):
+    """A node's speed depends on the backend that ran it: an int8 spec must not plan with fp32 speeds."""
+    other = MeasuredSpeed("a", 6e9, 6e9, 6e9, 5, "litert", "int8")
+    write_measured(tmp_path, speeds=[other, fast("c", 5e9)])
+    with pytest.raises(SpecError) as caught:
+        load_spec(write_spec(tmp_path, NODES, {"default": "20Mbps"}))
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 and "cluster.nodes[0]" in lines[0] and "litert int8" in lines[0], lines
+    assert "re-run `seifer probe`" in lines[0]
