@@ -332,10 +332,11 @@ class _Builder:
                 )
             found = measured.speed(raw["name"]) if measured is not None and "speed" not in raw else None
             if found is not None and (found.backend, found.precision) != self.backend_and_precision():
+                runs = " ".join(self.backend_and_precision())
                 self.problems.append(
-                    f'{where}: its speed in cluster.measured was measured with {found.backend} '
-                    f"{found.precision}, but the spec runs {' '.join(self.backend_and_precision())}; a node's "
-                    "speed depends on the backend: re-run `seifer probe` (or give the node a speed)"
+                    f"{where}: its speed in cluster.measured was measured with {found.backend} "
+                    f"{found.precision}, but the spec runs {runs}; a node's speed depends on the backend: "
+                    "re-run `seifer probe` (or give the node a speed)"
                 )
                 found = None
             if found is not None:  # the spec's own speed wins; a measured one fills in where it says none
