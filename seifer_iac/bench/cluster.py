@@ -102,14 +102,17 @@ class RunResult:
     oom_kills: int = 0
     raw_measured_per_s: float = float("nan")  # what the dilated run measured, before scaling back
     node_time_s: tuple[tuple[str, float], ...] = ()  # per node with a CPU quota: CPU / quota per inference
+    node_plan_s: tuple[tuple[str, float], ...] = ()  # per stage node: the plan's compute + relay time
 
     @property
     def busiest(self) -> str:
-        """The node whose time per inference (CPU used / its quota, scaled back) is longest."""
+        """The node whose time per inference (CPU used / its quota, scaled back) is longest, and what the
+        plan counts for it (compute + relay work)."""
         if not self.node_time_s:
             return ""
         node, seconds = max(self.node_time_s, key=lambda item: item[1])
-        return f"{node} {seconds * 1e3:.0f} ms"
+        planned = dict(self.node_plan_s).get(node)
+        return f"{node} {seconds * 1e3:.0f} ms" + (f" (plan {planned * 1e3:.0f})" if planned else "")
 
     @property
     def ratio(self) -> float:
@@ -344,6 +347,7 @@ def measure(
         oom_kills=oom_kills,
         raw_measured_per_s=loaded.throughput_per_s,
         node_time_s=tuple((u.node, u.cpu_s / quotas[u.node] / k) for u in usage if quotas.get(u.node)),
+        node_plan_s=tuple((s.node, s.compute_s + s.overhead_s) for s in plan.stages),
     )
     say(f"  measured {result.measured_per_s:.2f}/s (x{result.ratio:.2f} of predicted),"
         f" median latency {result.latency_median_s * 1e3:.0f} ms, {answered}/{count} answered,"

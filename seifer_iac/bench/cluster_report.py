@@ -95,7 +95,7 @@ def spread_rows(spread: Sequence[GainSpread]) -> list[list[str]]:
 COMPUTE_HEADER = (
     "model", "workers", "stages", "placement [blocks]", "bottleneck (plan)", "predicted /s", "measured /s",
     "measured/predicted", "gain vs 1 measured", "gain vs 1 predicted",
-    "busiest node (CPU / quota per inference)",
+    "busiest node: CPU / quota per inference (plan)",
     "loaded median ms", "answered", "dilation k", "OOM kills", "host load",
 )  # fmt: skip
 

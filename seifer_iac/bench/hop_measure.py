@@ -9,6 +9,8 @@ With the runtime's own frame codec (`runtime.frames.encode/decode`, which call `
   (median), plus the codecs' intercepts (the mean of their a), which is what every frame pays whatever
   its size.
 
+With `relay` (hop_relay.py), also what a real stage process spends per request besides its layers, across
+an emulated link (root) or loopback, and this host's FLOP/s, which the planner scales the costs by.
 The result is the JSON document `seifer_iac/planner/hop_costs.py` reads.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 SIZES = (64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024)
-COMMAND = "seifer bench hops --write seifer_iac/planner/hop_costs.json"
+COMMAND = "sudo seifer bench hops --write seifer_iac/planner/hop_costs.json"
 
 
 def _codecs() -> dict[str, Any]:
@@ -115,10 +117,14 @@ def measure_socket_hop(repeat: int) -> float:
         ctx.term()
 
 
-def measure(repeat: int = 15) -> dict[str, Any]:
+def measure(
+    repeat: int = 15, relay_link: Any = None, relay_count: int = 20, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Codec and loopback-hop figures; with `relay_link` (a hop_relay.Link) also the stage relay costs
+    and this host's FLOP/s."""
     codecs = measure_codecs(repeat)
     socket_s = measure_socket_hop(repeat)
-    return {
+    figures: dict[str, Any] = {
         "command": COMMAND,
         "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}",
@@ -126,6 +132,15 @@ def measure(repeat: int = 15) -> dict[str, Any]:
         "socket_hop_s": socket_s,
         "codecs": codecs,
     }
+    if relay_link is not None:
+        from seifer_iac.bench.hop_relay import host_flops_per_s, measure_relay
+
+        flops, how = host_flops_per_s()
+        say(f"  host speed {flops / 1e9:.1f} GFLOP/s per core ({how})")
+        figures["host_flops_per_s"] = flops
+        figures["host_flops_how"] = how
+        figures["relay"] = measure_relay(relay_link, relay_count, say=say)
+    return figures
 
 
 def _cpu_name() -> str:
@@ -155,4 +170,21 @@ def to_markdown(figures: dict[str, Any]) -> str:
             f" | {row['decode_s_per_byte'] * 2**20 * 1e3:.3f}"
             f" | {row['encode_1mib_ms']:.3f} | {row['decode_1mib_ms']:.3f} |"
         )
+    relay = figures.get("relay")
+    if relay:
+        lines += [
+            "",
+            f"Stage relay ({relay['link']}; a runtime.stage process, CPU per request less its layers), at"
+            f" {figures['host_flops_per_s'] / 1e9:.1f} GFLOP/s per core ({figures['host_flops_how']}); a node"
+            " of speed s pays it x that / s:",
+            "",
+            "| encryption | fixed ms | per input MiB ms | per output MiB ms |",
+            "|---|---:|---:|---:|",
+        ]
+        for key, row in relay.items():
+            if isinstance(row, dict):
+                lines.append(
+                    f"| {key} | {row['fixed_s'] * 1e3:.3f} | {row['in_s_per_byte'] * 2**20 * 1e3:.3f}"
+                    f" | {row['out_s_per_byte'] * 2**20 * 1e3:.3f} |"
+                )
     return "\n".join(lines)

@@ -39,6 +39,13 @@ from seifer_iac.local.signals import SignalScoped, shielded, terminate_as_except
 
 CPU_PERIOD_US = 20_000  # short periods throttle a few-ms inference smoothly instead of in 100 ms bursts
 MIN_QUOTA_US = 1_000  # the kernel's floor for cfs_quota_us
+# The least CPU a node gets per period: a slow node's period grows until its quota is this long. Each slice
+# starts with caches another node's processes have filled, so 1 ms slices (a 0.04-core node in a 25 ms
+# period) made ResNet50 stages spend 5-10 % more CPU per inference than unthrottled; 10 ms slices (a 254 ms
+# period) cut that to 0-5 % but stalled links into a throttled node for 244 ms at a time (a link-bound
+# 7-stage chain measured 0.87-0.89 of its plan, against 0.92 with 1 ms and 0.93 with 3 ms slices).
+# 3 ms: a 76 ms period for a Pi-class node (docs/benchmarks.md, section 6).
+MIN_SLICE_US = 3_000
 MAX_PERIOD_US = 1_000_000  # the kernel's ceiling for cfs_period_us
 # Weight of the run against the host's other work (v1 shares, v2 weight: 16x the default). The quotas cap
 # each node; the weight makes sure a busy host still grants them, so the nodes run at their speed.
@@ -269,12 +276,18 @@ def memory_limit_writes(directory: str, version: int, limit: int) -> list[Write]
 
 
 def cpu_quota_writes(
-    directory: str, version: int, cores: float | None, period_us: int = CPU_PERIOD_US
+    directory: str,
+    version: int,
+    cores: float | None,
+    period_us: int = CPU_PERIOD_US,
+    min_slice_us: int = MIN_SLICE_US,
 ) -> list[Write]:
-    """A CFS quota of `cores` CPUs per period (None: unlimited). A quota below the kernel's 1 ms floor gets a
-    longer period instead (up to 1 s), so a very slow node keeps its exact share."""
-    if cores is not None and cores * period_us < MIN_QUOTA_US:
-        period_us = min(MAX_PERIOD_US, math.ceil(MIN_QUOTA_US / cores))
+    """A CFS quota of `cores` CPUs per period (None: unlimited). A quota below `min_slice_us` (at least the
+    kernel's 1 ms floor) gets a longer period instead (up to 1 s), so a slow node keeps its exact share and
+    runs in slices long enough that refilling its caches after another node ran costs little."""
+    least = max(MIN_QUOTA_US, min_slice_us)
+    if cores is not None and cores * period_us < least:
+        period_us = max(period_us, min(MAX_PERIOD_US, math.ceil(least / cores)))
     quota = None if cores is None else max(MIN_QUOTA_US, round(cores * period_us))
     if version == 1:
         return [

@@ -26,16 +26,25 @@ MEDIA = ("switched", "shared")
 @dataclass(frozen=True)
 class HopCosts:
     """What a stage's process spends per request besides its layers: a fixed cost per hop (receive, relay,
-    send) plus decoding its input and encoding its output, per raw (decoded) byte. Measured with the
-    runtime's real frames and codecs by `seifer bench hops` (see seifer_iac/planner/hop_costs.py)."""
+    send) plus receiving and decoding its input and encoding and sending its output, per raw (decoded)
+    byte. Measured on a real stage process by `seifer bench hops` (see seifer_iac/planner/hop_costs.py) on a
+    host whose cores compute `host_flops_per_s`; all of it is CPU work, so a node of speed s pays these
+    seconds x host_flops_per_s / s (0: the seconds as they are, unscaled)."""
 
     fixed_s: float = 0.0
     decode_s_per_byte: float = 0.0
     encode_s_per_byte: float = 0.0
+    host_flops_per_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.fixed_s, self.decode_s_per_byte, self.encode_s_per_byte) < 0:
+        if min(self.fixed_s, self.decode_s_per_byte, self.encode_s_per_byte, self.host_flops_per_s) < 0:
             raise ValueError("hop costs must be >= 0")
+
+    def scale(self, flops_per_s: float) -> float:
+        """How much longer than on the measuring host this work takes on a node of `flops_per_s`."""
+        if self.host_flops_per_s <= 0 or flops_per_s <= 0:
+            return 1.0
+        return self.host_flops_per_s / flops_per_s
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ class CostModel:
             queue_depth=spec.runtime.queue_depth,
             memory_overhead_bytes=spec.runtime.memory_overhead_bytes,
             objective=spec.planner.objective,
-            hops=measured_hop_costs(spec.runtime.codec),
+            hops=measured_hop_costs(spec.runtime.codec, spec.runtime.encryption),
             medium=spec.cluster.medium,
             memory=stage_model(spec.runtime.backend, spec.runtime.precision),
         )
@@ -112,20 +121,24 @@ def compute_cost_s(cost: CostModel, flops: int, flops_per_s: float) -> float:
     return compute_seconds(flops, flops_per_s)
 
 
-def hop_work_s(cost: CostModel, in_raw_bytes: int, out_raw_bytes: int) -> float:
-    """A stage's relay and codec time per request (decode its input, encode its output): zero for the
-    "communication" objective. The search adds it to compute in this same order (bit-identical)."""
+def hop_work_s(cost: CostModel, in_raw_bytes: int, out_raw_bytes: int, flops_per_s: float) -> float:
+    """A stage's relay and codec time per request on a node of `flops_per_s` (receive and decode its input,
+    encode and send its output, at the measuring host's speed, scaled to the node's): zero for the
+    "communication" objective. The search computes it in this same order (bit-identical)."""
     if cost.objective == "communication":
         return 0.0
     hops = cost.hops
-    return (hops.fixed_s + hops.decode_s_per_byte * in_raw_bytes) + hops.encode_s_per_byte * out_raw_bytes
+    work = (hops.fixed_s + hops.decode_s_per_byte * in_raw_bytes) + hops.encode_s_per_byte * out_raw_bytes
+    return work * hops.scale(flops_per_s)
 
 
 def stage_cost_s(
     cost: CostModel, flops: int, flops_per_s: float, in_raw_bytes: int, out_raw_bytes: int
 ) -> float:
     """Everything the objective counts for one stage: compute plus relay and codec work."""
-    return compute_cost_s(cost, flops, flops_per_s) + hop_work_s(cost, in_raw_bytes, out_raw_bytes)
+    return compute_cost_s(cost, flops, flops_per_s) + hop_work_s(
+        cost, in_raw_bytes, out_raw_bytes, flops_per_s
+    )
 
 
 def link_seconds(

@@ -198,7 +198,10 @@ def build_plan(
                 flops=flops,
                 compute_s=compute_seconds(flops, host.flops_per_s),
                 overhead_s=hop_work_s(
-                    problem.cost, _tensor_bytes(problem, first), _tensor_bytes(problem, last + 1)
+                    problem.cost,
+                    _tensor_bytes(problem, first),
+                    _tensor_bytes(problem, last + 1),
+                    host.flops_per_s,
                 ),
                 bytes_in=problem.cost.codec.wire_bytes(
                     _tensor_bytes(problem, first), _tensor_shape(problem, first)

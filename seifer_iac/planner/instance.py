@@ -157,13 +157,15 @@ def build_instance(problem: Problem) -> Instance:
         with np.errstate(divide="ignore", invalid="ignore"):
             compute = span[None] / speeds[:, None, None]
         compute = np.where(span[None] == 0, 0.0, np.where(speeds[:, None, None] > 0, compute, INF))
-        # relay and codec work, in the order of cost.hop_work_s: (fixed + decode * in) + encode * out
+        # relay and codec work, in the order of cost.hop_work_s: ((fixed + decode * in) + encode * out)
+        # times the node's scale (the measuring host's speed over the node's)
         raw_f = np.array(raw, dtype=np.float64)
         hops = cost.hops
         work = (hops.fixed_s + hops.decode_s_per_byte * raw_f[:-1])[:, None] + (
             hops.encode_s_per_byte * raw_f[1:]
         )
-        compute = compute + work[None]
+        scale = np.array([hops.scale(float(s)) for s in speeds], dtype=np.float64)
+        compute = compute + work[None] * scale[:, None, None]
     fits = (memory[None] <= caps[:, None, None]) & upper[None]
     if problem.weight_budget_bytes is not None:  # weights.maxTotal: a stage's weights as ConfigMaps
         weights = np.floor((params[None, 1:] - params[:-1, None]) * problem.weight_fraction)

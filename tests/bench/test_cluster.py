@@ -289,6 +289,17 @@ def test_compute_report_gives_gain_per_node_count_dilation_oom_kills_and_defer()
     assert "Time dilation k = 1.5" in text and "OOM kills: 0" in text
 
 
+def test_the_busiest_node_is_shown_beside_what_the_plan_counts_for_it():
+    run = replace(
+        _run(2, 1.0, "compute"),
+        node_time_s=(("n01", 0.61), ("n02", 0.72)),
+        node_plan_s=(("n01", 0.55), ("n02", 0.66)),
+    )
+    assert run.busiest == "n02 720 ms (plan 660)"
+    assert replace(run, node_plan_s=()).busiest == "n02 720 ms"
+    assert replace(run, node_time_s=()).busiest == ""
+
+
 def test_compute_plot_is_written_only_when_the_sweep_ran(tmp_path):
     runs = tuple(replace(_run(n, n * 0.5, "compute"), model="ResNet50") for n in (1, 2, 8))
     assert report.plot_compute(Results(runs, None, 1.0), tmp_path / "compute.png").stat().st_size > 1000

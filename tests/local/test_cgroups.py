@@ -94,7 +94,11 @@ def test_v2_layout_nests_pods_under_their_node_and_enables_controllers() -> None
 def test_cpu_quota_writes_and_the_join_prefix() -> None:
     assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 1, 0.25, 20_000)] == ["20000", "5000"]
     assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 1, None)] == [str(cgroups.CPU_PERIOD_US), "-1"]
-    assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 2, 0.04, 20_000)] == ["1000 25000"]
+    # a slow node's period grows until it gets at least a 3 ms slice (a Pi-class 0.04 core: 75 ms)
+    assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 1, 0.1, 20_000)] == ["30000", "3000"]
+    assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 2, 0.04, 20_000)] == ["3000 75000"]
+    # with 1 ms slices (the kernel's floor) a 0.04-core node had a 25 ms period
+    assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 2, 0.04, 20_000, 1_000)] == ["1000 25000"]
     assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 2, 0.0001, 20_000)] == ["1000 1000000"]
     assert [w.value for w in cgroups.cpu_quota_writes("/c/n", 2, None, 20_000)] == ["max 20000"]
     prefix = cgroups.join_prefix(["/a/cgroup.procs", "/b/cgroup.procs"])
