@@ -275,6 +275,18 @@ def memory_limit_writes(directory: str, version: int, limit: int) -> list[Write]
     ]
 
 
+def quota_period_us(
+    cores: float | None, period_us: int = CPU_PERIOD_US, min_slice_us: int = MIN_SLICE_US
+) -> int:
+    """The CFS period a node of `cores` gets. A quota below `min_slice_us` (at least the kernel's 1 ms floor)
+    gets a longer period instead (up to 1 s), so a slow node keeps its exact share and runs in slices long
+    enough that refilling its caches after another node ran costs little."""
+    least = max(MIN_QUOTA_US, min_slice_us)
+    if cores is not None and cores * period_us < least:
+        return max(period_us, min(MAX_PERIOD_US, math.ceil(least / cores)))
+    return period_us
+
+
 def cpu_quota_writes(
     directory: str,
     version: int,
@@ -282,12 +294,8 @@ def cpu_quota_writes(
     period_us: int = CPU_PERIOD_US,
     min_slice_us: int = MIN_SLICE_US,
 ) -> list[Write]:
-    """A CFS quota of `cores` CPUs per period (None: unlimited). A quota below `min_slice_us` (at least the
-    kernel's 1 ms floor) gets a longer period instead (up to 1 s), so a slow node keeps its exact share and
-    runs in slices long enough that refilling its caches after another node ran costs little."""
-    least = max(MIN_QUOTA_US, min_slice_us)
-    if cores is not None and cores * period_us < least:
-        period_us = max(period_us, min(MAX_PERIOD_US, math.ceil(least / cores)))
+    """A CFS quota of `cores` CPUs per period (None: unlimited), over `quota_period_us`'s period."""
+    period_us = quota_period_us(cores, period_us, min_slice_us)
     quota = None if cores is None else max(MIN_QUOTA_US, round(cores * period_us))
     if version == 1:
         return [

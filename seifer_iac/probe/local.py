@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -96,11 +95,8 @@ def probe_name(pipeline: str) -> str:
 
 
 def quota_period_s(cores: float | None) -> float:
-    """The CFS period `cgroups.cpu_quota_writes` gives a node of `cores` (longer below the 1 ms floor)."""
-    period_us = cgroups.CPU_PERIOD_US
-    if cores is not None and cores * period_us < cgroups.MIN_QUOTA_US:
-        period_us = min(cgroups.MAX_PERIOD_US, math.ceil(cgroups.MIN_QUOTA_US / cores))
-    return period_us / 1e6
+    """The CFS period the emulator's cgroups give a node of `cores`, in seconds."""
+    return cgroups.quota_period_us(cores) / 1e6
 
 
 def repeat_seconds(cores: float | None, least: float) -> float:

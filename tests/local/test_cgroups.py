@@ -349,9 +349,9 @@ def test_dilation_two_halves_the_compute_rate_and_scales_back(writable_cgroups: 
                 runs[k].append(_block_run(groups.prefix("pod"), repeats))
     real, dilated = (1 / _quota_bound_wall(runs[k]) for k in (1.0, 2.0))
     print(f"block rate k=1 {real:.2f}/s, k=2 {dilated:.2f}/s, scaled back {dilated * 2:.2f}/s")
-    # 15 %, not the benchmark's 10 %: a 0.15-core CFS quota over a second wobbles by up to ~11 % even idle;
-    # `seifer bench cluster --dilation-check` holds 10 % on the real chain.
-    assert dilated * 2 == pytest.approx(real, rel=0.15)
+    # The 10 %: with the fastest of five repeats (load only slows) a 0.15-core quota measured
+    # within 5 % here, idle or with three busy loops on the 2 cores (a median of three once missed by 22 %).
+    assert dilated * 2 == pytest.approx(real, rel=0.10)
     _assert_quota_holds(runs[1.0], 0.3)
     _assert_quota_holds(runs[2.0], 0.15)
     assert _leftovers(run) == []

@@ -46,7 +46,7 @@ def test_quota_periods_follow_the_cgroup_writer_and_repeats_span_25_of_them() ->
         assert quota_period_s(cores) == pytest.approx(period / 1e6)
     assert repeat_seconds(0.5, 0.3) == 0.5  # 25 x 20 ms
     assert repeat_seconds(0.5, 0.8) == 0.8
-    assert repeat_seconds(0.01, 0.3) == pytest.approx(25 * 0.1)  # a 0.01-core quota gets a 100 ms period
+    assert repeat_seconds(0.01, 0.3) == pytest.approx(25 * 0.3)  # 0.01 core: a 300 ms period (3 ms slices)
 
 
 def test_last_json_takes_the_probes_object_and_ignores_other_output() -> None:
