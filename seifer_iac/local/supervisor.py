@@ -198,22 +198,29 @@ class Supervisor(SignalScoped):
                 self._monitor.join(timeout=5.0)
             with self._lock:
                 live = [slot for slot in self._slots.values() if slot.popen is not None]
-                for slot in live:
-                    self._signal(slot, signal.SIGTERM)
-                deadline = time.monotonic() + self.grace_s
+                self._terminate(live)
                 for slot in live:
                     assert slot.popen is not None
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        slot.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-                for slot in live:
-                    self._signal(slot, signal.SIGKILL)  # the leader if stuck, and any child left in the group
-                    assert slot.popen is not None
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        slot.popen.wait(timeout=5.0)
                     slot.last_exit = slot.popen.returncode
                     slot.popen = None
                     slot.ready = False
                 self.state_path.unlink(missing_ok=True)
+
+    def _terminate(self, live: Sequence[_Slot]) -> None:
+        """As the kubelet stops pods: SIGTERM together, the grace period, then SIGKILL to the leader if
+        stuck and to any child left in the group. The caller holds the lock."""
+        for slot in live:
+            self._signal(slot, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for slot in live:
+            assert slot.popen is not None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                slot.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for slot in live:
+            self._signal(slot, signal.SIGKILL)
+            assert slot.popen is not None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                slot.popen.wait(timeout=5.0)
 
     def close(self) -> None:
         self.stop()
@@ -335,19 +342,7 @@ class Supervisor(SignalScoped):
         each with its new spec as a new pod (restart count 0, not ready until its probe answers)."""
         with self._lock:
             slots = [self._slots[spec.name] for spec in specs]  # KeyError: not a process of this run
-            live = [slot for slot in slots if slot.popen is not None]
-            for slot in live:
-                self._signal(slot, signal.SIGTERM)
-            deadline = time.monotonic() + self.grace_s
-            for slot in live:
-                assert slot.popen is not None
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    slot.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-            for slot in live:
-                self._signal(slot, signal.SIGKILL)
-                assert slot.popen is not None
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    slot.popen.wait(timeout=5.0)
+            self._terminate([slot for slot in slots if slot.popen is not None])
             for spec, slot in zip(specs, slots, strict=True):
                 slot.spec, slot.popen, slot.ready = spec, None, False
                 slot.restarts, slot.history, slot.backoff_s, slot.restart_at = 0, [], 0.0, None
