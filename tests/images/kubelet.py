@@ -3,8 +3,9 @@
 What a kubelet would do with each pod, taken from the manifest itself and nothing else: the container's
 command (as the entrypoint, exactly as Kubernetes overrides it), env, user and group, read-only root,
 dropped capabilities, no privilege escalation, the memory limit, the emptyDir as a tmpfs of its sizeLimit,
-and every ConfigMap or projected volume as a read-only directory holding the files Kubernetes would
-project, at the mount path the manifest names. The configs are used as rendered: no path or host is
+and every ConfigMap, projected or Secret volume as a read-only directory holding the files Kubernetes
+would project (with the volume's defaultMode and, as the kubelet does, the pod's fsGroup as their group),
+at the mount path the manifest names. The configs are used as rendered: no path or host is
 rewritten. Every pod joins one network namespace the test makes, with only loopback in it (like the
 containers of one pod, and nothing outside is reachable); an /etc/hosts maps the pipeline's Service names
 to 127.0.0.1, standing in for cluster DNS (each stage has its own ports, so one address serves them all).
@@ -66,10 +67,16 @@ def _config_map_files(config_map: Manifest, items: list[dict[str, str]] | None) 
 
 
 def volume_files(volume: Manifest, config_maps: Mapping[str, Manifest]) -> dict[str, bytes]:
-    """The files Kubernetes projects into a configMap or projected volume."""
+    """The files Kubernetes projects into a configMap, secret or projected volume (`config_maps` holds the
+    pipeline's Secrets too, by name: both carry their files as data)."""
     if "configMap" in volume:
         source = volume["configMap"]
         return _config_map_files(config_maps[source["name"]], source.get("items"))
+    if "secret" in volume:
+        source = volume["secret"]
+        secret = config_maps[source["secretName"]]
+        as_binary = {"binaryData": secret.get("data", {}), "data": secret.get("stringData", {})}
+        return _config_map_files(as_binary, source.get("items"))
     files: dict[str, bytes] = {}
     for source in volume["projected"]["sources"]:
         ref = source["configMap"]
@@ -141,9 +148,13 @@ def run_argv(
             continue
         directory = pod.files / name / mount["name"]
         directory.mkdir(parents=True)
+        source = volume.get("secret") or volume.get("configMap") or volume.get("projected") or {}
+        mode = source.get("defaultMode", 0o644) & 0o444  # read-only mounts: no write bits
         for file_name, content in volume_files(volume, config_maps).items():
             (directory / file_name).write_bytes(content)
-            (directory / file_name).chmod(0o444)
+            if "fsGroup" in pod_context:
+                os.chown(directory / file_name, 0, pod_context["fsGroup"])
+            (directory / file_name).chmod(mode)
         readonly = ":ro" if mount.get("readOnly") else ""
         argv += ["--volume", f"{directory}:{mount['mountPath']}{readonly}"]
     argv += ["--volume", f"{pod.hosts_file}:/etc/hosts:ro"]
@@ -165,7 +176,7 @@ def pipeline_pod(manifests: list[Manifest], image: str, files: Path) -> Iterator
     )
     hosts_file.chmod(0o444)
     pod = Pod(name, f"/run/netns/{name}", hosts_file, files)
-    config_maps = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "ConfigMap"}
+    config_maps = {m["metadata"]["name"]: m for m in manifests if m["kind"] in ("ConfigMap", "Secret")}
     deployments = sorted(
         (m for m in manifests if m["kind"] == "Deployment"),
         key=lambda d: d["metadata"]["labels"].get("app.kubernetes.io/component") == "dispatcher",

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seifer_iac.local.runner import run_keys
 from tests.e2e.conftest import SPEC, build_tiny_model, reference_outputs, tiny_input
 from tests.images import kubelet
 
@@ -160,7 +161,9 @@ def test_the_image_serves_the_pipeline_as_kubernetes_runs_it(tmp_path, monkeypat
     _current_or_skip(image)
     monkeypatch.setenv("SEIFER_CACHE_DIR", str(tmp_path / "cache"))
     release = _release(tmp_path, image, backend)
-    manifests = list(release.manifests)
+    # The CURVE key Secret, as Pulumi (or `seifer render`'s keys file) supplies it beside the manifests.
+    manifests = [*release.manifests, *run_keys(release.spec)]
+    assert any(m["kind"] == "Secret" for m in manifests), "the spec is meant to encrypt its hops"
     assert len(release.plan.stages) >= 2, "the spec is meant to force a chain"
     dispatcher = next(
         m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"].endswith("-dispatcher")
